@@ -1,0 +1,238 @@
+/// \file collectives.cpp
+/// \brief The simulated collectives: argument checks, the data movement, the
+///        sums in their documented orders, and one trace event per rank.
+#include "atp/sim/collectives.hpp"
+
+#include "atp/sim/ring_schedule.hpp"
+
+#include <cstdint>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+namespace atp::sim {
+
+namespace {
+
+constexpr std::int64_t kFloatBytes = static_cast<std::int64_t>(sizeof(float));
+
+/// What one rank did in one call.
+struct RankCost {
+  std::int64_t sent = 0;
+  std::int64_t received = 0;
+  std::int64_t flops = 0;
+};
+
+std::string where(const char* op, const std::string& label) { return std::string(op) + " '" + label + "'"; }
+
+std::int64_t elements(const Matrix& m) { return static_cast<std::int64_t>(m.rows()) * m.cols(); }
+
+void check_rank_count(const World& world, const PerRank<Matrix>& in, const char* op, const std::string& label) {
+  if (in.size() != world.size())
+    throw std::invalid_argument(where(op, label) + ": got matrices for " + std::to_string(in.size()) +
+                                " ranks but the world has p = " + std::to_string(world.size()) +
+                                " ranks; pass exactly one matrix per rank");
+}
+
+void check_same_shapes(const PerRank<Matrix>& in, const char* op, const std::string& label) {
+  for (int r = 1; r < in.size(); ++r)
+    if (in[r].rows() != in[0].rows() || in[r].cols() != in[0].cols())
+      throw std::invalid_argument(where(op, label) + ": rank " + std::to_string(r) + " holds " + shape_string(in[r]) +
+                                  " but rank 0 holds " + shape_string(in[0]) +
+                                  "; every rank must pass the same shape");
+}
+
+void check_root(const World& world, int root, const char* op, const std::string& label) {
+  world.check_rank(root, where(op, label) + ": root");
+}
+
+/// One event per rank, all under one call id.
+void record(World& world, const char* op, const std::string& label, const PerRank<Matrix>& in,
+            const PerRank<Matrix>& out, const std::vector<RankCost>& cost) {
+  const std::int64_t call = world.trace().begin_call();
+  for (int r = 0; r < world.size(); ++r) {
+    TraceEvent e;
+    e.op = op;
+    e.label = label;
+    e.rank = r;
+    e.call = call;
+    e.shape_in = {in[r].rows(), in[r].cols()};
+    e.shape_out = {out[r].rows(), out[r].cols()};
+    e.bytes_sent = cost[static_cast<std::size_t>(r)].sent;
+    e.bytes_received = cost[static_cast<std::size_t>(r)].received;
+    e.flops = cost[static_cast<std::size_t>(r)].flops;
+    world.trace().record(std::move(e));
+  }
+}
+
+void say(World& world, const std::string& line) {
+  if (Narrator* n = world.narrator()) n->text(line);
+}
+
+}  // namespace
+
+Matrix rank_order_sum(const PerRank<Matrix>& x) {
+  if (x.size() < 1) throw std::invalid_argument("rank_order_sum: no ranks (p = 0); pass one matrix per rank");
+  check_same_shapes(x, "rank_order_sum", "");
+  Matrix sum = x[0];
+  const std::int64_t n = elements(sum);
+  float* acc = sum.data();
+  // ((x0 + x1) + x2) + ...: one rounded add per rank, ranks ascending.
+  for (int r = 1; r < x.size(); ++r) {
+    const float* xr = x[r].data();
+    for (std::int64_t i = 0; i < n; ++i) acc[i] = acc[i] + xr[i];
+  }
+  return sum;
+}
+
+PerRank<Matrix> all_reduce_rank_order(World& world, const PerRank<Matrix>& in, const std::string& label) {
+  const char* op = ops::kAllReduceRankOrder;
+  check_rank_count(world, in, op, label);
+  check_same_shapes(in, op, label);
+  const int p = world.size();
+  // Every rank gathers all p inputs (ring all-gather) and sums them itself in
+  // rank order; the p sums are identical because they are the same operations.
+  PerRank<Matrix> out = replicate(rank_order_sum(in), p);
+  const std::int64_t n = elements(in[0]);
+  std::vector<RankCost> cost(static_cast<std::size_t>(p),
+                             {kFloatBytes * n * (p - 1), kFloatBytes * n * (p - 1), n * (p - 1)});
+  say(world, where(op, label) + ": all-gather " + shape_string(in[0]) + " from " + std::to_string(p) +
+                 " ranks, then every rank sums ((x0 + x1) + ...) + x" + std::to_string(p - 1));
+  record(world, op, label, in, out, cost);
+  return out;
+}
+
+PerRank<Matrix> all_reduce_ring(World& world, const PerRank<Matrix>& in, const std::string& label) {
+  const char* op = ops::kAllReduceRing;
+  check_rank_count(world, in, op, label);
+  check_same_shapes(in, op, label);
+  const int p = world.size();
+  const std::int64_t n = elements(in[0]);
+  PerRank<Matrix> buf = in;  // each rank's working buffer, updated step by step
+  const std::vector<RingStep> schedule = ring_schedule(p, n);
+  std::vector<RankCost> cost(static_cast<std::size_t>(p));
+
+  say(world, where(op, label) + ": " + std::to_string(n) + " elements in " + std::to_string(p) + " chunks of up to " +
+                 std::to_string(ring_chunk_size(p, n)));
+  // Steps of one (phase, step) happen at the same time: take every message
+  // first, then deliver them, exactly as p GPUs exchanging buffers would.
+  for (std::size_t first = 0; first < schedule.size();) {
+    std::size_t last = first;
+    while (last < schedule.size() && schedule[last].phase == schedule[first].phase &&
+           schedule[last].step == schedule[first].step)
+      ++last;
+    std::vector<std::vector<float>> messages;
+    for (std::size_t k = first; k < last; ++k) {
+      const RingStep& s = schedule[k];
+      const float* src = buf[s.src].data();
+      messages.emplace_back(src + s.begin, src + s.end);
+    }
+    for (std::size_t k = first; k < last; ++k) {
+      const RingStep& s = schedule[k];
+      const std::vector<float>& msg = messages[k - first];
+      float* dst = buf[s.dst].data() + s.begin;
+      const std::int64_t len = s.end - s.begin;
+      if (s.phase == RingPhase::ReduceScatter) {
+        // received partial + own value: the running sum grows to the left.
+        for (std::int64_t i = 0; i < len; ++i) dst[i] = msg[static_cast<std::size_t>(i)] + dst[i];
+        cost[static_cast<std::size_t>(s.dst)].flops += len;
+      } else {
+        for (std::int64_t i = 0; i < len; ++i) dst[i] = msg[static_cast<std::size_t>(i)];
+      }
+      cost[static_cast<std::size_t>(s.src)].sent += kFloatBytes * len;
+      cost[static_cast<std::size_t>(s.dst)].received += kFloatBytes * len;
+      say(world, "  " + describe(s));
+    }
+    first = last;
+  }
+  record(world, op, label, in, buf, cost);
+  return buf;
+}
+
+PerRank<Matrix> all_gather(World& world, const PerRank<Matrix>& in, Axis axis, const std::string& label) {
+  const char* op = ops::kAllGather;
+  check_rank_count(world, in, op, label);
+  check_same_shapes(in, op, label);
+  const int p = world.size();
+  PerRank<Matrix> out = replicate(concat(in, axis), p);
+  const std::int64_t bytes = kFloatBytes * elements(in[0]) * (p - 1);
+  std::vector<RankCost> cost(static_cast<std::size_t>(p), {bytes, bytes, 0});
+  say(world, where(op, label) + ": " + std::to_string(p) + " x " + shape_string(in[0]) + " joined along " +
+                 axis_name(axis) + " -> " + shape_string(out[0]) + " on every rank");
+  record(world, op, label, in, out, cost);
+  return out;
+}
+
+PerRank<Matrix> reduce_scatter(World& world, const PerRank<Matrix>& in, Axis axis, const std::string& label) {
+  const char* op = ops::kReduceScatter;
+  check_rank_count(world, in, op, label);
+  check_same_shapes(in, op, label);
+  const int p = world.size();
+  const Eigen::Index dim = axis == Axis::Rows ? in[0].rows() : in[0].cols();
+  const auto block = divide(dim, p, where(op, label) + ": " + axis_name(axis) + " of " + shape_string(in[0]));
+  // Rank j receives block j from every other rank directly and sums the p
+  // blocks in rank order: same bits as slicing the rank-order all-reduce.
+  const Matrix sum = rank_order_sum(in);
+  PerRank<Matrix> out = make_per_rank(p, [&](int r) -> Matrix {
+    return axis == Axis::Rows ? Matrix(sum.middleRows(r * block, block)) : Matrix(sum.middleCols(r * block, block));
+  });
+  const std::int64_t n_block = elements(in[0]) / p;
+  std::vector<RankCost> cost(static_cast<std::size_t>(p), {kFloatBytes * n_block * (p - 1),
+                                                           kFloatBytes * n_block * (p - 1), n_block * (p - 1)});
+  say(world, where(op, label) + ": rank-order sum of " + std::to_string(p) + " x " + shape_string(in[0]) +
+                 ", rank r keeps block r of the " + axis_name(axis) + " -> " + shape_string(out[0]));
+  record(world, op, label, in, out, cost);
+  return out;
+}
+
+PerRank<Matrix> broadcast(World& world, const PerRank<Matrix>& in, int root, const std::string& label) {
+  const char* op = ops::kBroadcast;
+  check_rank_count(world, in, op, label);
+  check_root(world, root, op, label);
+  const int p = world.size();
+  const Matrix& value = in[root];
+  for (int r = 0; r < p; ++r) {
+    const bool empty = in[r].rows() == 0 && in[r].cols() == 0;
+    if (r != root && !empty && (in[r].rows() != value.rows() || in[r].cols() != value.cols()))
+      throw std::invalid_argument(where(op, label) + ": rank " + std::to_string(r) + " passes a receive buffer of " +
+                                  shape_string(in[r]) + " but root " + std::to_string(root) + " holds " +
+                                  shape_string(value) + "; pass " + shape_string(value) + " or an empty (0, 0) matrix");
+  }
+  PerRank<Matrix> out = replicate(value, p);
+  // NCCL's ring broadcast: root -> root+1 -> ... -> root-1; the last rank of
+  // the chain forwards nothing and the root receives nothing.
+  const std::int64_t bytes = kFloatBytes * elements(value);
+  const int last = (root + p - 1) % p;
+  std::vector<RankCost> cost(static_cast<std::size_t>(p));
+  for (int r = 0; r < p && p > 1; ++r) {
+    cost[static_cast<std::size_t>(r)].sent = r == last ? 0 : bytes;
+    cost[static_cast<std::size_t>(r)].received = r == root ? 0 : bytes;
+  }
+  say(world, where(op, label) + ": rank " + std::to_string(root) + "'s " + shape_string(value) +
+                 " to every rank along the ring");
+  record(world, op, label, in, out, cost);
+  return out;
+}
+
+PerRank<Matrix> gather(World& world, const PerRank<Matrix>& in, int root, Axis axis, const std::string& label) {
+  const char* op = ops::kGather;
+  check_rank_count(world, in, op, label);
+  check_root(world, root, op, label);
+  check_same_shapes(in, op, label);
+  const int p = world.size();
+  PerRank<Matrix> out(p, Matrix(0, 0));
+  out[root] = concat(in, axis);
+  // Each non-root rank sends its block straight to the root (ncclSend/ncclRecv).
+  const std::int64_t bytes = kFloatBytes * elements(in[0]);
+  std::vector<RankCost> cost(static_cast<std::size_t>(p));
+  for (int r = 0; r < p; ++r) {
+    cost[static_cast<std::size_t>(r)].sent = r == root ? 0 : bytes;
+    cost[static_cast<std::size_t>(r)].received = r == root ? bytes * (p - 1) : 0;
+  }
+  say(world, where(op, label) + ": " + std::to_string(p) + " x " + shape_string(in[0]) + " joined along " +
+                 axis_name(axis) + " -> " + shape_string(out[root]) + " on rank " + std::to_string(root));
+  record(world, op, label, in, out, cost);
+  return out;
+}
+
+}  // namespace atp::sim

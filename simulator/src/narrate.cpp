@@ -1,0 +1,61 @@
+/// \file narrate.cpp
+/// \brief Narrated mode: deterministic, truncated printing of per-rank matrices.
+#include "atp/sim/narrate.hpp"
+
+#include "atp/sim/world.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ostream>
+
+namespace atp::sim {
+
+Narrator::Narrator(std::ostream& out, NarrateOptions options) : out_(&out), options_(options) {}
+
+void Narrator::title(const std::string& title) { *out_ << "== " << title << " ==\n"; }
+
+void Narrator::text(const std::string& line) { *out_ << line << '\n'; }
+
+std::string Narrator::format_row(const Matrix& m, Eigen::Index row) const {
+  std::string s = "[";
+  char buf[64];
+  const Eigen::Index shown = std::min<Eigen::Index>(m.cols(), options_.max_cols);
+  for (Eigen::Index j = 0; j < shown; ++j) {
+    // printf, not iostream: the same text on every platform and locale-free digits.
+    std::snprintf(buf, sizeof buf, " %*.*f", options_.precision + 4, options_.precision, static_cast<double>(m(row, j)));
+    s += buf;
+  }
+  if (shown < m.cols()) s += " ...";
+  return s + " ]";
+}
+
+void Narrator::matrix(const std::string& name, const Matrix& m) {
+  *out_ << name << ' ' << shape_string(m) << ':';
+  if (m.size() == 0) {
+    *out_ << " (empty)\n";
+    return;
+  }
+  if (m.rows() == 1) {
+    *out_ << ' ' << format_row(m, 0) << '\n';
+    return;
+  }
+  *out_ << '\n';
+  const Eigen::Index shown = std::min<Eigen::Index>(m.rows(), options_.max_rows);
+  for (Eigen::Index i = 0; i < shown; ++i) *out_ << "  " << format_row(m, i) << '\n';
+  if (shown < m.rows()) *out_ << "  ...\n";
+}
+
+void Narrator::ranks(const std::string& title_line, const PerRank<Matrix>& x) {
+  title(title_line);
+  for (int r = 0; r < x.size(); ++r) matrix("rank " + std::to_string(r), x[r]);
+}
+
+void narrate(World& world, const std::string& title, const PerRank<Matrix>& x) {
+  if (Narrator* n = world.narrator()) n->ranks(title, x);
+}
+
+void narrate_text(World& world, const std::string& line) {
+  if (Narrator* n = world.narrator()) n->text(line);
+}
+
+}  // namespace atp::sim
