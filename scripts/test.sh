@@ -6,4 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 scripts/setup.sh
-cmake --workflow --preset test
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cmake --workflow --preset test 2>&1 | tee "$log" || status=$?
+skipped=$(grep -c '(Skipped)$' "$log" || true)
+gpu_skipped=$(grep '(Skipped)$' "$log" | grep -c 'gpu' || true)
+if [ "$skipped" -gt 0 ]; then
+  echo "test.sh: $skipped test(s) skipped, $gpu_skipped of them GPU tests (no usable CUDA device here; see their ATP-SKIP lines with ctest -V)."
+fi
+exit "$status"

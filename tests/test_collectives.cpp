@@ -6,6 +6,8 @@
 /// explicit ((x0 + x1) + x2) + x3 per element), never by the code under test.
 /// Inputs come from the counter generator, so sums really round and a wrong
 /// order shows up as different bits. Byte counts live in test_trace.cpp.
+#include "test_util.hpp"
+
 #include <doctest/doctest.h>
 
 #include "atp/rng.hpp"
@@ -24,6 +26,10 @@
 using atp::Matrix;
 using namespace atp::sim;
 
+using atp::test::contains;
+using atp::test::error_of;
+using atp::test::require_bitwise;
+
 namespace {
 
 constexpr int kRankCounts[] = {1, 2, 3, 4, 8};
@@ -41,23 +47,8 @@ PerRank<Matrix> inputs(int p, Eigen::Index R, Eigen::Index C, std::uint64_t seed
 /// Element i of rank r's input, flattened row-major.
 float at(const PerRank<Matrix>& x, int r, Eigen::Index i) { return x[r].data()[i]; }
 
-void require_bitwise(const Matrix& got, const Matrix& want, const std::string& name) {
-  const auto report = atp::compare_bitwise(got, want);
-  INFO(report.describe(name));
-  REQUIRE(report.equal());
-}
 
-/// The message of the std::invalid_argument that f throws ("" if none).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
-}
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 

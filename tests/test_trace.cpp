@@ -5,6 +5,8 @@
 ///
 /// Byte counts are checked against the formulas of collectives.hpp, written
 /// out again here (or as literal numbers for the uneven ring), at p = 1, 2, 4.
+#include "test_util.hpp"
+
 #include <doctest/doctest.h>
 
 #include "atp/rng.hpp"
@@ -26,22 +28,16 @@
 using atp::Matrix;
 using namespace atp::sim;
 
+using atp::test::contains;
+using atp::test::error_of;
+
 namespace {
 
 PerRank<Matrix> inputs(int p, Eigen::Index R, Eigen::Index C) {
   return make_per_rank(p, [&](int r) { return atp::random_matrix(R, C, 3, static_cast<std::uint64_t>(r), 0.5f); });
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
-}
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 /// Checks one call's events: one per rank, in rank order, sharing a call id, with these bytes and flops.
 void check_events(const Trace& trace, const std::string& op, const std::vector<std::int64_t>& sent,

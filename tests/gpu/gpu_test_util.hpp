@@ -8,6 +8,8 @@
 /// SKIP_REGULAR_EXPRESSION turns into "skipped" (cmake/AtpTesting.cmake).
 #pragma once
 
+#include "../test_util.hpp"
+
 #include "atp/ulp.hpp"
 
 #include <cuda_runtime.h>
@@ -31,20 +33,6 @@ inline bool skip_without_gpu() {
             << (err != cudaSuccess ? cudaGetErrorString(err) : "cudaGetDeviceCount reported 0 devices") << ")"
             << std::endl;
   return true;
-}
-
-/// Asserts bitwise equality of n floats and prints compare_bitwise's report on failure.
-inline void require_bitwise(const float* got, const float* want, std::size_t n, const std::string& name) {
-  const BitwiseReport r = compare_bitwise(got, want, n);
-  INFO(r.describe(name));
-  CHECK(r.equal());
-}
-
-/// Asserts bitwise equality of two matrices (shapes included), with the report on failure.
-inline void require_bitwise(const Matrix& got, const Matrix& want, const std::string& name) {
-  const BitwiseReport r = compare_bitwise(got, want);
-  INFO(r.describe(name));
-  CHECK(r.equal());
 }
 
 }  // namespace atp::test
