@@ -12,6 +12,7 @@ cmake --build --preset tour
 tp="${TP:-4}"
 for chapter in build/chapters/*/atp-ch[0-9][0-9]*; do
   [ -x "$chapter" ] || continue
+  case "$chapter" in *-gpu) continue ;; esac   # the GPU halves run under atp-launch / atp-compare
   printf '\n==================== %s (tp=%s) ====================\n\n' "$(basename "$chapter")" "$tp"
   "$chapter" --tp "$tp" --narrate
 done
