@@ -1,0 +1,330 @@
+/// \file compare.cpp
+/// \brief atp-compare: run a chapter on the CPU simulator and on real GPUs,
+///        then compare every tensor both computed, bit for bit; optionally
+///        record the GPU's digests as the chapter's golden file.
+///
+/// Usage:
+///
+///     atp-compare --chapter 1 --tp 4 [--rows 2 --cols 8 --seed 2026] [--form ring]
+///     atp-compare --chapter 0 --tp 2 [--n 1000] --write-golden
+///
+/// What it does:
+///  1. `atp-chNN-...  <config> --dump WORK/cpu` (the CPU simulator);
+///  2. the chapter's GPU worker with `--dump WORK/gpu`: chapter 1 as p ranks
+///     under atp-launch, every rank writing its own dump into
+///     WORK/gpu/rank<r>/ (its per-rank tensors; rank 0 also the global ones),
+///     chapter 0 as one process into WORK/gpu/. The tool merges the GPU
+///     manifests; a name found twice is an error.
+///  3. For every GPU tensor: the CPU tensor of the same name must exist and
+///     have the same bits; every CPU tensor must have a GPU twin, except the
+///     few the chapter computes on the host only (cpu_only()). Prints one row per tensor: elements, equal?,
+///     first mismatch (index, cpu value, gpu value), differing count, max ulp.
+///     Names starting with "gpu." are GPU-only extras and are not compared;
+///     `all_reduce_native.rank<r>` (ncclAllReduce) is compared with the
+///     CPU's rank-order sum and must be bitwise equal only for p <= 2
+///     (NUMERICS.md section 3); for p > 2 its row is information.
+///  4. With --write-golden and every comparison equal, writes or updates
+///     tests/golden/chNN.json (golden.hpp) from the GPU side's digests, with
+///     the GPU name and the CUDA runtime, driver and NCCL versions.
+///
+/// --form native|rank-order|ring compares only the inputs and that form of
+/// all-reduce (chapter 1). Exit status: 0 all equal; 1 a mismatch or a
+/// missing tensor; 2 no GPU; 3 a run failed or bad arguments.
+///
+/// Left out: chapters without a GPU worker, tolerance comparisons against the
+/// float64 reference (the chapters' own tests do those), several nodes.
+#include "atp/cuda/nccl_id.hpp"
+#include "atp/sim/dump.hpp"
+#include "atp/sim/golden.hpp"
+#include "atp/ulp.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cuda_runtime.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+namespace sim = atp::sim;
+using nlohmann::json;
+
+namespace {
+
+constexpr int kExitMismatch = 1;
+constexpr int kExitNoGpu = 2;
+constexpr int kExitRunFailed = 3;
+
+/// Where the binaries are: compiled-in build paths, overridable on the command line.
+struct Programs {
+  std::string launch = ATP_LAUNCH_EXE;                         ///< atp-launch
+  std::string cpu[2] = {ATP_CH00_EXE, ATP_CH01_EXE};           ///< CPU chapter binaries
+  std::string gpu[2] = {ATP_CH00_GPU_EXE, ATP_CH01_GPU_EXE};   ///< GPU workers
+};
+
+std::string quoted(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+/// Runs `argv` through the shell with output to `log`; prints the log's end on failure.
+bool run_logged(const std::vector<std::string>& argv, const fs::path& log, const char* what) {
+  std::string cmd;
+  for (const auto& a : argv) cmd.append(cmd.empty() ? "" : " ").append(quoted(a));
+  cmd.append(" > ").append(quoted(log.string())).append(" 2>&1");
+  const int raw = std::system(cmd.c_str());
+  if (raw == 0) return true;
+  int rc = raw;  // -1: the shell itself could not start
+  if (raw != -1 && WIFEXITED(raw)) rc = WEXITSTATUS(raw);
+  if (raw != -1 && WIFSIGNALED(raw)) rc = 128 + WTERMSIG(raw);
+  std::fflush(stdout);
+  std::ifstream in(log);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::fprintf(stderr, "atp-compare: the %s run failed (status %d): %s\n", what, rc, cmd.c_str());
+  for (std::size_t i = lines.size() > 30 ? lines.size() - 30 : 0; i < lines.size(); ++i)
+    std::fprintf(stderr, "  | %s\n", lines[i].c_str());
+  return false;
+}
+
+/// "13.0" from a CUDA version code such as 13000.
+std::string cuda_version_string(int code) {
+  return std::to_string(code / 1000) + "." + std::to_string((code % 1000) / 10);
+}
+
+/// What the golden file records about the machine.
+json machine_description() {
+  cudaDeviceProp prop{};
+  int runtime = 0, driver = 0;
+  std::string gpu = "unknown";
+  if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) gpu = prop.name;
+  cudaRuntimeGetVersion(&runtime);
+  cudaDriverGetVersion(&driver);
+  return json{{"gpu", gpu},
+              {"cuda", cuda_version_string(runtime)},
+              {"driver", cuda_version_string(driver)},
+              {"nccl", atp::cuda::nccl_version_string(atp::cuda::nccl_runtime_version())}};
+}
+
+/// One tensor of the merged GPU dump.
+struct Located {
+  fs::path dir;                ///< the dump directory holding it
+  sim::TensorEntry entry;      ///< its manifest entry
+};
+
+/// Every tensor of the dump at `root` or of the per-rank dumps root/rank<r>/.
+std::map<std::string, Located> merge_gpu_dumps(const fs::path& root) {
+  std::vector<fs::path> dirs;
+  if (fs::exists(root / "manifest.json")) dirs.push_back(root);
+  for (int r = 0; fs::exists(root / ("rank" + std::to_string(r)) / "manifest.json"); ++r)
+    dirs.push_back(root / ("rank" + std::to_string(r)));
+  if (dirs.empty()) throw std::runtime_error("the GPU run left no manifest.json under " + root.string());
+  std::map<std::string, Located> out;
+  for (const auto& d : dirs)
+    for (const auto& e : sim::load_manifest(d).tensors) {
+      if (out.count(e.name) != 0)
+        throw std::runtime_error("tensor '" + e.name + "' is in two GPU dumps: " + out[e.name].dir.string() +
+                                 " and " + d.string());
+      out[e.name] = {d, e};
+    }
+  return out;
+}
+
+/// Whether tensor `name` takes part under --form `form` (empty: all).
+bool selected(const std::string& name, const std::string& form) {
+  if (form.empty()) return true;
+  const bool is_all_reduce = name.rfind("all_reduce_", 0) == 0;
+  if (name.rfind("x.", 0) == 0 || name == "x") return true;
+  if (!is_all_reduce) return false;
+  std::string want = form;
+  for (char& c : want) c = c == '-' ? '_' : c;
+  return name.rfind("all_reduce_" + want + ".", 0) == 0;
+}
+
+/// Tensors the CPU chapter dumps that its GPU worker need not produce: chapter
+/// 0's summation experiments are host arithmetic, the same on any machine.
+/// Every other CPU tensor must have a GPU twin.
+bool cpu_only(int chapter, const std::string& name) {
+  return chapter == 0 && (name == "sums" || name == "rank_partial_sums");
+}
+
+/// The CPU tensor a GPU tensor is compared with: itself, except that
+/// ncclAllReduce's result is held against the rank-order sum.
+std::string cpu_name_for(const std::string& gpu_name) {
+  const std::string native = "all_reduce_native.";
+  if (gpu_name.rfind(native, 0) == 0) return "all_reduce_rank_order." + gpu_name.substr(native.size());
+  return gpu_name;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"atp-compare: a chapter on the CPU simulator and on GPUs, compared bit for bit"};
+  int chapter = 1, tp = 4;
+  std::optional<int> rows, cols, n;
+  std::optional<std::uint64_t> seed;
+  std::string form, keep, golden_dir = ATP_GOLDEN_DIR;
+  bool write_golden = false;
+  double timeout_s = 300.0;
+  Programs programs;
+  app.add_option("--chapter", chapter, "chapter number (0 or 1)")->check(CLI::Range(0, 1));
+  app.add_option("--tp", tp, "number of ranks p")->check(CLI::Range(1, 64));
+  app.add_option("--rows", rows, "rows R of each rank's matrix (chapter 1)")->check(CLI::Range(1, 4096));
+  app.add_option("--cols", cols, "columns C of each rank's matrix (chapter 1)")->check(CLI::Range(1, 4096));
+  app.add_option("--n", n, "length of the vector (chapter 0)")->check(CLI::Range(1, 1 << 20));
+  app.add_option("--seed", seed, "seed of the counter-based generator");
+  app.add_option("--form", form, "compare only this all-reduce form: native, rank-order or ring")
+      ->check(CLI::IsMember({"native", "rank-order", "ring"}));
+  app.add_flag("--write-golden", write_golden, "record the GPU's digests in the chapter's golden file");
+  app.add_option("--golden-dir", golden_dir, "where golden files live")->capture_default_str();
+  app.add_option("--keep", keep, "keep both dumps in this directory (default: a temporary one, removed)");
+  app.add_option("--timeout", timeout_s, "seconds the GPU ranks may take")->capture_default_str();
+  app.add_option("--launch-exe", programs.launch, "atp-launch")->capture_default_str();
+  std::string cpu_exe, gpu_exe;
+  app.add_option("--cpu-exe", cpu_exe, "the chapter's CPU binary (default: the one built with this tool)");
+  app.add_option("--gpu-exe", gpu_exe, "the chapter's GPU worker (default: the one built with this tool)");
+  CLI11_PARSE(app, argc, argv);
+  if (!cpu_exe.empty()) programs.cpu[chapter] = cpu_exe;
+  if (!gpu_exe.empty()) programs.gpu[chapter] = gpu_exe;
+
+  if ((chapter == 0 && (rows || cols)) || (chapter == 1 && n)) {
+    std::fprintf(stderr, "atp-compare: chapter %d takes %s\n", chapter,
+                 chapter == 0 ? "--n, not --rows/--cols" : "--rows/--cols, not --n");
+    return kExitRunFailed;
+  }
+  if (write_golden && !form.empty()) {
+    std::fprintf(stderr, "atp-compare: --write-golden records every tensor; drop --form %s\n", form.c_str());
+    return kExitRunFailed;
+  }
+
+  int devices = 0;
+  const cudaError_t err = cudaGetDeviceCount(&devices);
+  if (err != cudaSuccess || devices == 0) {
+    std::fprintf(stderr, "atp-compare: no CUDA device found (%s); there is no GPU side to compare\n",
+                 err != cudaSuccess ? cudaGetErrorString(err) : "cudaGetDeviceCount reported 0 devices");
+    return kExitNoGpu;
+  }
+
+  // The configuration both sides run: the chapter binaries' defaults unless given.
+  json config = {{"chapter", chapter}, {"p", tp}, {"seed", seed.value_or(2026)}};
+  if (chapter == 0) config["n"] = n.value_or(1000);
+  if (chapter == 1) {
+    config["rows"] = rows.value_or(2);
+    config["cols"] = cols.value_or(8);
+  }
+  const std::vector<std::string> args = sim::chapter_args(config);
+
+  const bool temporary = keep.empty();
+  const fs::path work = temporary ? fs::temp_directory_path() / ("atp-compare-" + std::to_string(::getpid()))
+                                  : fs::path(keep);
+  int status = 0;
+  try {
+    fs::remove_all(work / "cpu");
+    fs::remove_all(work / "gpu");
+    fs::create_directories(work);
+
+    std::vector<std::string> cpu = {programs.cpu[chapter]};
+    cpu.insert(cpu.end(), args.begin(), args.end());
+    if (chapter == 0) cpu.insert(cpu.end(), {"--samples", "1024"});  // the sweep size only affects printing
+    cpu.insert(cpu.end(), {"--dump", (work / "cpu").string()});
+    std::vector<std::string> gpu;
+    if (chapter == 1)
+      gpu = {programs.launch, "-p", std::to_string(tp), "--timeout", std::to_string(timeout_s), "--",
+             programs.gpu[1]};
+    else
+      gpu = {programs.gpu[0]};
+    gpu.insert(gpu.end(), args.begin(), args.end());
+    gpu.insert(gpu.end(), {"--dump", (work / "gpu").string()});
+
+    std::printf("atp-compare: %s\n", sim::describe_config(config).c_str());
+    if (!run_logged(cpu, work / "cpu.log", "CPU") || !run_logged(gpu, work / "gpu.log", "GPU")) {
+      status = kExitRunFailed;
+    } else {
+      const auto gpu_tensors = merge_gpu_dumps(work / "gpu");
+      const sim::Manifest cpu_manifest = sim::load_manifest(work / "cpu");
+      std::map<std::string, bool> cpu_names;
+      for (const auto& e : cpu_manifest.tensors) cpu_names[e.name] = false;
+
+      std::printf("\n%-28s %9s  %-5s  %-44s %9s %8s\n", "tensor", "elements", "equal",
+                  "first mismatch (index: cpu, gpu)",
+                  "differing", "max ulp");
+      int mismatches = 0, missing = 0, informational = 0;
+      sim::GoldenEntry golden_entry{sim::golden_config(config), {}};
+      for (const auto& [name, located] : gpu_tensors) {
+        if (name.rfind("gpu.", 0) == 0 || !selected(name, form)) continue;
+        const std::string cpu_name = cpu_name_for(name);
+        const bool must_equal = cpu_name == name || tp <= 2;
+        if (cpu_names.count(cpu_name) == 0) {
+          std::printf("%-28s %9s  %-5s  missing on the CPU side (no tensor '%s')\n", name.c_str(), "-", "NO",
+                      cpu_name.c_str());
+          ++missing;
+          continue;
+        }
+        cpu_names[cpu_name] = true;
+        const atp::Matrix c = sim::load_tensor(work / "cpu", cpu_name);
+        const atp::Matrix g = sim::load_tensor(located.dir, name);
+        const atp::BitwiseReport r = atp::compare_bitwise(c, g);
+        std::string first = "-";
+        if (!r.shape_mismatch.empty()) {
+          first = "shape " + r.shape_mismatch;
+        } else if (r.differing > 0) {
+          char buf[128];
+          std::snprintf(buf, sizeof buf, "%zu: %.9g, %.9g", r.first_index, static_cast<double>(r.first_a),
+                        static_cast<double>(r.first_b));
+          first = buf;
+        }
+        const char* verdict = r.equal() ? "yes" : (must_equal ? "NO" : "no*");
+        std::printf("%-28s %9zu  %-5s  %-44s %9zu %8u\n", name.c_str(), r.count, verdict, first.c_str(), r.differing,
+                    r.max_ulp);
+        if (!r.equal()) ++(must_equal ? mismatches : informational);
+        if (cpu_name == name) golden_entry.tensors[name] = {located.entry.shape, located.entry.fnv1a64};
+      }
+      for (const auto& [name, seen] : cpu_names) {
+        if (seen || !selected(name, form)) continue;
+        if (cpu_only(chapter, name)) {
+          std::printf("%-28s (CPU only: host arithmetic the GPU worker does not repeat)\n", name.c_str());
+        } else {
+          std::printf("%-28s %9s  %-5s  missing on the GPU side\n", name.c_str(), "-", "NO");
+          ++missing;
+        }
+      }
+      if (informational > 0)
+        std::printf("\nno* = ncclAllReduce's own order, bitwise equal to the rank-order sum only for p <= 2.\n");
+      std::printf("\n%d mismatching, %d missing\n", mismatches, missing);
+      status = mismatches + missing > 0 ? kExitMismatch : 0;
+
+      if (write_golden) {
+        if (status != 0) {
+          std::fflush(stdout);
+          std::fprintf(stderr, "atp-compare: not writing a golden file: the GPU and the CPU disagree\n");
+        } else {
+          const fs::path file = sim::golden_path(golden_dir, chapter);
+          sim::GoldenFile golden = fs::exists(file) ? sim::read_golden(file) : sim::GoldenFile{};
+          golden.written_by = machine_description();
+          golden.upsert(std::move(golden_entry));
+          sim::write_golden(file, golden);
+          std::printf("wrote %s (%s)\n", file.string().c_str(), golden.written_by.dump().c_str());
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "atp-compare: %s\n", e.what());
+    status = kExitRunFailed;
+  }
+  if (temporary) {
+    std::error_code ec;
+    fs::remove_all(work, ec);
+  }
+  return status;
+}

@@ -1,0 +1,249 @@
+/// \file golden.cpp
+/// \brief Golden digest files: reading, writing, checking (see golden.hpp).
+#include "atp/sim/golden.hpp"
+
+#include "atp/sim/dump.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace atp::sim {
+
+namespace {
+
+using json = nlohmann::json;
+
+bool is_hex_digest(const std::string& s) {
+  return s.size() == 16 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + ")";
+}
+
+json digest_json(const TensorDigest& d) { return json{{"shape", d.shape}, {"fnv1a64", d.fnv1a64}}; }
+
+TensorDigest digest_from_json(const json& j, const std::string& name, const std::string& where) {
+  if (!j.is_object() || !j.contains("shape") || !j.contains("fnv1a64") || !j["shape"].is_array() ||
+      !j["fnv1a64"].is_string())
+    throw std::invalid_argument(where + ": tensor '" + name +
+                                "' needs {\"shape\": [...], \"fnv1a64\": \"<16 hex digits>\"}, got " + j.dump());
+  TensorDigest d;
+  for (const auto& v : j["shape"]) {
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 0)
+      throw std::invalid_argument(where + ": tensor '" + name + "' has a bad shape " + j["shape"].dump());
+    d.shape.push_back(v.get<std::int64_t>());
+  }
+  d.fnv1a64 = j["fnv1a64"].get<std::string>();
+  if (!is_hex_digest(d.fnv1a64))
+    throw std::invalid_argument(where + ": tensor '" + name + "' has fnv1a64 \"" + d.fnv1a64 +
+                                "\", expected 16 lowercase hex digits");
+  return d;
+}
+
+}  // namespace
+
+json golden_config(const json& config) {
+  if (!config.is_object() || !config.contains("chapter"))
+    throw std::invalid_argument("golden_config: a run's config must be an object with a \"chapter\", got " +
+                                config.dump());
+  json out = json::object();
+  for (const auto& [key, value] : config.items())
+    if (value.is_number_integer()) out[key] = value;
+  if (!out.contains("chapter"))
+    throw std::invalid_argument("golden_config: \"chapter\" must be an integer, got " + config["chapter"].dump());
+  return out;
+}
+
+std::string describe_config(const json& config) {
+  std::string s;
+  const json c = config.is_object() ? config : json::object();
+  // chapter first, then the rest in key order: how a reader scans it.
+  if (c.contains("chapter")) s = "chapter=" + c["chapter"].dump();
+  for (const auto& [key, value] : c.items())
+    if (key != "chapter") s += (s.empty() ? "" : " ") + key + "=" + value.dump();
+  return s.empty() ? "{}" : s;
+}
+
+TensorDigest digest_matrix(const Matrix& m) {
+  const auto* bytes = reinterpret_cast<const std::byte*>(m.data());
+  return {{m.rows(), m.cols()},
+          fnv1a64_hex(fnv1a64({bytes, static_cast<std::size_t>(m.size()) * sizeof(float)}))};
+}
+
+DigestSet digest_matrices(const std::map<std::string, Matrix>& tensors) {
+  DigestSet out;
+  for (const auto& [name, m] : tensors) out[name] = digest_matrix(m);
+  return out;
+}
+
+DigestSet digest_dump(const std::filesystem::path& dir) {
+  const Manifest manifest = load_manifest(dir);
+  DigestSet out;
+  for (const auto& e : manifest.tensors) {
+    // Reading each tensor checks its bytes against the manifest's digest, so
+    // the digest recorded here is that of the data, not merely of the index.
+    if (e.dtype == "int64")
+      load_tensor_i64(dir, e.name);
+    else
+      load_tensor(dir, e.name);
+    out[e.name] = TensorDigest{e.shape, e.fnv1a64};
+  }
+  return out;
+}
+
+std::filesystem::path golden_path(const std::filesystem::path& golden_dir, int chapter) {
+  if (chapter < 0 || chapter > 99)
+    throw std::invalid_argument("golden_path: chapter " + std::to_string(chapter) + " is outside [0, 99]");
+  char name[16];
+  std::snprintf(name, sizeof name, "ch%02d.json", chapter);
+  return golden_dir / name;
+}
+
+const GoldenEntry* GoldenFile::find(const json& config) const {
+  const json key = golden_config(config);
+  for (const auto& e : entries)
+    if (e.config == key) return &e;
+  return nullptr;
+}
+
+void GoldenFile::upsert(GoldenEntry entry) {
+  entry.config = golden_config(entry.config);
+  for (auto& e : entries)
+    if (e.config == entry.config) {
+      e = std::move(entry);
+      return;
+    }
+  entries.push_back(std::move(entry));
+}
+
+GoldenFile read_golden(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("read_golden: cannot open '" + path.string() + "'");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw std::runtime_error("read_golden: '" + path.string() + "' is not valid JSON: " + e.what());
+  }
+  const std::string where = "golden file '" + path.string() + "'";
+  if (!j.is_object() || j.value("format", "") != "atp-golden")
+    throw std::invalid_argument(where + ": \"format\" must be \"atp-golden\"");
+  if (!j.contains("version") || j["version"] != 1)
+    throw std::invalid_argument(where + ": \"version\" must be 1, got " +
+                                (j.contains("version") ? j["version"].dump() : std::string("nothing")));
+  if (!j.contains("configs") || !j["configs"].is_array())
+    throw std::invalid_argument(where + ": \"configs\" must be an array");
+  GoldenFile g;
+  g.written_by = j.value("written_by", json::object());
+  for (const auto& c : j["configs"]) {
+    if (!c.is_object() || !c.contains("config") || !c.contains("tensors") || !c["tensors"].is_object())
+      throw std::invalid_argument(where + ": every entry of \"configs\" needs \"config\" and \"tensors\" objects");
+    GoldenEntry e;
+    e.config = golden_config(c["config"]);
+    if (g.find(e.config) != nullptr)
+      throw std::invalid_argument(where + ": two entries for " + describe_config(e.config));
+    for (const auto& [name, d] : c["tensors"].items()) e.tensors[name] = digest_from_json(d, name, where);
+    g.entries.push_back(std::move(e));
+  }
+  return g;
+}
+
+void write_golden(const std::filesystem::path& path, const GoldenFile& golden) {
+  std::vector<const GoldenEntry*> sorted;
+  for (const auto& e : golden.entries) sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(), [](const GoldenEntry* a, const GoldenEntry* b) {
+    return describe_config(a->config) < describe_config(b->config);
+  });
+  nlohmann::ordered_json out;
+  out["format"] = "atp-golden";
+  out["version"] = 1;
+  out["written_by"] = golden.written_by.is_null() ? json::object() : golden.written_by;
+  out["configs"] = nlohmann::ordered_json::array();
+  for (const GoldenEntry* e : sorted) {
+    json tensors = json::object();
+    for (const auto& [name, d] : e->tensors) tensors[name] = digest_json(d);
+    out["configs"].push_back({{"config", golden_config(e->config)}, {"tensors", tensors}});
+  }
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (!f) throw std::runtime_error("write_golden: cannot write '" + path.string() + "'");
+  f << out.dump(2) << "\n";
+  if (!f) throw std::runtime_error("write_golden: writing '" + path.string() + "' failed");
+}
+
+std::string GoldenCheck::report(const json& config) const {
+  std::ostringstream s;
+  s << "golden check of " << describe_config(config) << ": " << checked << " tensors, ";
+  if (ok()) {
+    s << "all bitwise equal to the GPU run";
+  } else {
+    s << problems.size() << " problem" << (problems.size() == 1 ? "" : "s");
+    for (const auto& p : problems) s << "\n  " << p;
+  }
+  return s.str();
+}
+
+GoldenCheck check_against_golden(const GoldenEntry& expected, const DigestSet& got) {
+  GoldenCheck check;
+  for (const auto& [name, want] : expected.tensors) {
+    ++check.checked;
+    const auto it = got.find(name);
+    if (it == got.end()) {
+      check.problems.push_back("tensor '" + name + "': in the golden file (GPU, fnv1a64 " + want.fnv1a64 +
+                               ") but the simulator produced no tensor of that name");
+    } else if (it->second.shape != want.shape) {
+      check.problems.push_back("tensor '" + name + "': shape " + shape_text(want.shape) + " on the GPU, " +
+                               shape_text(it->second.shape) + " in the simulator");
+    } else if (it->second.fnv1a64 != want.fnv1a64) {
+      check.problems.push_back("tensor '" + name + "': bits differ, expected fnv1a64 " + want.fnv1a64 +
+                               " (GPU), got " + it->second.fnv1a64 + " (simulator)");
+    }
+  }
+  return check;
+}
+
+std::vector<json> canonical_configs(int chapter) {
+  std::vector<json> out;
+  for (int p : {1, 2, 4}) {
+    if (chapter == 0)
+      out.push_back(json{{"chapter", 0}, {"p", p}, {"n", 1000}, {"seed", 2026}});
+    else if (chapter == 1)
+      out.push_back(json{{"chapter", 1}, {"p", p}, {"rows", 2}, {"cols", 8}, {"seed", 2026}});
+  }
+  return out;
+}
+
+std::vector<std::string> chapter_args(const json& config) {
+  const json c = golden_config(config);
+  std::vector<std::string> args;
+  for (const auto& [key, value] : c.items()) {
+    if (key == "chapter") continue;
+    if (key == "p")
+      args.push_back("--tp");
+    else if (key == "rows" || key == "cols" || key == "n" || key == "seed")
+      args.push_back("--" + key);
+    else
+      throw std::invalid_argument("chapter_args: config key \"" + key +
+                                  "\" is not an option of the chapter binaries (valid: p, rows, cols, n, seed)");
+    args.push_back(value.dump());
+  }
+  return args;
+}
+
+std::vector<json> missing_canonical_configs(const GoldenFile& golden, int chapter) {
+  std::vector<json> missing;
+  for (const auto& c : canonical_configs(chapter))
+    if (golden.find(c) == nullptr) missing.push_back(c);
+  return missing;
+}
+
+}  // namespace atp::sim
