@@ -5,12 +5,13 @@
 ///        tensors' digests must equal the GPU's. Also proves the checker can
 ///        fail (a flipped bit, a missing tensor, a missing configuration).
 ///
-/// The chapter binaries are found through ATP_CH00_EXE / ATP_CH01_EXE
+/// The chapter binaries are found through ATP_CHAPTERS_DIR and the chapter registry
 /// (environment first, else the paths CMake compiled in), the golden files in
 /// $ATP_GOLDEN_DIR if set, else tests/golden/. Until a GPU run has
 /// written a golden file, the recomputation case prints
 /// "ATP-SKIP: no golden digests yet in tests/golden/ (written only by a GPU run)".
 #include "atp/sim/dump.hpp"
+#include "atp/sim/chapter_registry.hpp"
 #include "atp/sim/golden.hpp"
 
 #include <doctest/doctest.h>
@@ -49,11 +50,12 @@ struct TempDir {
   }
 };
 
-/// The CPU binary of `chapter`: $ATP_CHNN_EXE if set, else the build's target.
+/// The CPU binary of `chapter`: under $ATP_CHAPTERS_DIR if set, else under the build's chapters/.
 std::string chapter_exe(int chapter) {
-  const std::string var = chapter == 0 ? "ATP_CH00_EXE" : "ATP_CH01_EXE";
-  if (const char* v = std::getenv(var.c_str()); v != nullptr && v[0] != '\0') return v;
-  return chapter == 0 ? ATP_CH00_EXE : ATP_CH01_EXE;
+  const sim::ChapterSpec& spec = sim::chapter_spec(chapter);
+  const char* env = std::getenv("ATP_CHAPTERS_DIR");
+  const fs::path dir = env != nullptr && env[0] != '\0' ? fs::path(env) : fs::path(ATP_CHAPTERS_DIR);
+  return (dir / spec.folder / sim::chapter_binary_name(spec)).string();
 }
 
 std::string quoted(const std::string& s) {
@@ -67,8 +69,7 @@ void run_cpu_chapter(const json& config, const fs::path& dir) {
   const int chapter = config.at("chapter").get<int>();
   std::string cmd = quoted(chapter_exe(chapter));
   for (const auto& a : sim::chapter_args(config)) cmd.append(" ").append(quoted(a));
-  // Chapter 0's --samples only sizes its printed sweep, not the dumped tensors.
-  if (chapter == 0) cmd += " --samples 1024";
+  for (const auto& a : sim::chapter_spec(chapter).cpu_extra_args) cmd.append(" ").append(quoted(a));
   cmd.append(" --dump ").append(quoted(dir.string())).append(" > /dev/null");
   const int rc = std::system(cmd.c_str());
   INFO("command: " << cmd);

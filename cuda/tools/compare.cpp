@@ -5,8 +5,9 @@
 ///
 /// Usage:
 ///
-///     atp-compare --chapter 1 --tp 4 [--rows 2 --cols 8 --seed 2026] [--form ring]
-///     atp-compare --chapter 0 --tp 2 [--n 1000] --write-golden
+///     atp-compare --chapter 1 --tp 4 [--set rows=2 --set cols=8 --seed 2026] [--form ring]
+///     atp-compare --chapter 0 --tp 2 [--set n=1000] --write-golden
+///     atp-compare --list-chapters       # "NN p p p" per chapter: its canonical tp values
 ///
 /// What it does:
 ///  1. `atp-chNN-...  <config> --dump WORK/cpu` (the CPU simulator);
@@ -34,6 +35,7 @@
 /// Left out: chapters without a GPU worker, tolerance comparisons against the
 /// float64 reference (the chapters' own tests do those), several nodes.
 #include "atp/cuda/nccl_id.hpp"
+#include "atp/sim/chapter_registry.hpp"
 #include "atp/sim/dump.hpp"
 #include "atp/sim/golden.hpp"
 #include "atp/ulp.hpp"
@@ -67,9 +69,9 @@ constexpr int kExitRunFailed = 3;
 
 /// Where the binaries are: compiled-in build paths, overridable on the command line.
 struct Programs {
-  std::string launch = ATP_LAUNCH_EXE;                         ///< atp-launch
-  std::string cpu[2] = {ATP_CH00_EXE, ATP_CH01_EXE};           ///< CPU chapter binaries
-  std::string gpu[2] = {ATP_CH00_GPU_EXE, ATP_CH01_GPU_EXE};   ///< GPU workers
+  std::string launch = ATP_LAUNCH_EXE;      ///< atp-launch
+  std::string chapters = ATP_CHAPTERS_DIR;  ///< the build's chapters/ folder
+  std::string cpu, gpu;                     ///< the chapter's binaries (set from the registry unless given)
 };
 
 std::string quoted(const std::string& s) {
@@ -152,11 +154,13 @@ bool selected(const std::string& name, const std::string& form) {
   return name.rfind("all_reduce_" + want + ".", 0) == 0;
 }
 
-/// Tensors the CPU chapter dumps that its GPU worker need not produce: chapter
-/// 0's summation experiments are host arithmetic, the same on any machine.
-/// Every other CPU tensor must have a GPU twin.
-bool cpu_only(int chapter, const std::string& name) {
-  return chapter == 0 && (name == "sums" || name == "rank_partial_sums");
+/// Tensors the CPU chapter dumps that its GPU worker need not produce
+/// (ChapterSpec::cpu_only, e.g. chapter 0's summation experiments: host
+/// arithmetic, the same on any machine). Every other CPU tensor must have a GPU twin.
+bool cpu_only(const sim::ChapterSpec& spec, const std::string& name) {
+  for (const auto& n : spec.cpu_only)
+    if (n == name) return true;
+  return false;
 }
 
 /// The CPU tensor a GPU tensor is compared with: itself, except that
@@ -172,17 +176,15 @@ std::string cpu_name_for(const std::string& gpu_name) {
 int main(int argc, char** argv) {
   CLI::App app{"atp-compare: a chapter on the CPU simulator and on GPUs, compared bit for bit"};
   int chapter = 1, tp = 4;
-  std::optional<int> rows, cols, n;
+  std::vector<std::string> settings;
   std::optional<std::uint64_t> seed;
   std::string form, keep, golden_dir = ATP_GOLDEN_DIR;
   bool write_golden = false;
   double timeout_s = 300.0;
   Programs programs;
-  app.add_option("--chapter", chapter, "chapter number (0 or 1)")->check(CLI::Range(0, 1));
+  app.add_option("--chapter", chapter, "chapter number (a chapter with a GPU half)");
   app.add_option("--tp", tp, "number of ranks p")->check(CLI::Range(1, 64));
-  app.add_option("--rows", rows, "rows R of each rank's matrix (chapter 1)")->check(CLI::Range(1, 4096));
-  app.add_option("--cols", cols, "columns C of each rank's matrix (chapter 1)")->check(CLI::Range(1, 4096));
-  app.add_option("--n", n, "length of the vector (chapter 0)")->check(CLI::Range(1, 1 << 20));
+  app.add_option("--set", settings, "a chapter option KEY=VALUE, e.g. --set rows=3 (default: canonical values)");
   app.add_option("--seed", seed, "seed of the counter-based generator");
   app.add_option("--form", form, "compare only this all-reduce form: native, rank-order or ring")
       ->check(CLI::IsMember({"native", "rank-order", "ring"}));
@@ -191,18 +193,45 @@ int main(int argc, char** argv) {
   app.add_option("--keep", keep, "keep both dumps in this directory (default: a temporary one, removed)");
   app.add_option("--timeout", timeout_s, "seconds the GPU ranks may take")->capture_default_str();
   app.add_option("--launch-exe", programs.launch, "atp-launch")->capture_default_str();
-  std::string cpu_exe, gpu_exe;
-  app.add_option("--cpu-exe", cpu_exe, "the chapter's CPU binary (default: the one built with this tool)");
-  app.add_option("--gpu-exe", gpu_exe, "the chapter's GPU worker (default: the one built with this tool)");
+  app.add_option("--cpu-exe", programs.cpu, "the chapter's CPU binary (default: the one built with this tool)");
+  app.add_option("--gpu-exe", programs.gpu, "the chapter's GPU worker (default: the one built with this tool)");
+  bool list_chapters = false;
+  app.add_flag("--list-chapters", list_chapters, "print each chapter with a GPU half and its canonical tp values");
   CLI11_PARSE(app, argc, argv);
-  if (!cpu_exe.empty()) programs.cpu[chapter] = cpu_exe;
-  if (!gpu_exe.empty()) programs.gpu[chapter] = gpu_exe;
+  if (list_chapters) {
+    for (const auto& s : sim::chapter_specs()) {
+      std::printf("%02d", s.number);
+      for (int p : s.canonical_p) std::printf(" %d", p);
+      std::printf("\n");
+    }
+    return 0;
+  }
 
-  if ((chapter == 0 && (rows || cols)) || (chapter == 1 && n)) {
-    std::fprintf(stderr, "atp-compare: chapter %d takes %s\n", chapter,
-                 chapter == 0 ? "--n, not --rows/--cols" : "--rows/--cols, not --n");
+  // The configuration both sides run: the chapter's canonical options unless given.
+  const sim::ChapterSpec* spec = nullptr;
+  json config;
+  try {
+    spec = &sim::chapter_spec(chapter);
+    config = spec->options;
+    for (const auto& kv : settings) {
+      const auto eq = kv.find('=');
+      const std::string key = eq == std::string::npos ? kv : kv.substr(0, eq);
+      if (eq == std::string::npos || !spec->options.contains(key))
+        throw std::invalid_argument("--set " + kv + ": chapter " + std::to_string(chapter) +
+                                    " takes KEY=VALUE with KEY one of " + spec->options.dump());
+      const std::string value = kv.substr(eq + 1);
+      config[key] = spec->options[key].is_number_integer() ? json(std::stoll(value)) : json(value);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "atp-compare: %s\n", e.what());
     return kExitRunFailed;
   }
+  config["chapter"] = chapter;
+  config["p"] = tp;
+  config["seed"] = seed.value_or(2026);
+  const fs::path folder = fs::path(programs.chapters) / spec->folder;
+  if (programs.cpu.empty()) programs.cpu = (folder / sim::chapter_binary_name(*spec)).string();
+  if (programs.gpu.empty()) programs.gpu = (folder / (sim::chapter_binary_name(*spec) + "-gpu")).string();
   if (write_golden && !form.empty()) {
     std::fprintf(stderr, "atp-compare: --write-golden records every tensor; drop --form %s\n", form.c_str());
     return kExitRunFailed;
@@ -216,13 +245,6 @@ int main(int argc, char** argv) {
     return kExitNoGpu;
   }
 
-  // The configuration both sides run: the chapter binaries' defaults unless given.
-  json config = {{"chapter", chapter}, {"p", tp}, {"seed", seed.value_or(2026)}};
-  if (chapter == 0) config["n"] = n.value_or(1000);
-  if (chapter == 1) {
-    config["rows"] = rows.value_or(2);
-    config["cols"] = cols.value_or(8);
-  }
   const std::vector<std::string> args = sim::chapter_args(config);
 
   const bool temporary = keep.empty();
@@ -234,16 +256,15 @@ int main(int argc, char** argv) {
     fs::remove_all(work / "gpu");
     fs::create_directories(work);
 
-    std::vector<std::string> cpu = {programs.cpu[chapter]};
+    std::vector<std::string> cpu = {programs.cpu};
     cpu.insert(cpu.end(), args.begin(), args.end());
-    if (chapter == 0) cpu.insert(cpu.end(), {"--samples", "1024"});  // the sweep size only affects printing
+    cpu.insert(cpu.end(), spec->cpu_extra_args.begin(), spec->cpu_extra_args.end());
     cpu.insert(cpu.end(), {"--dump", (work / "cpu").string()});
     std::vector<std::string> gpu;
-    if (chapter == 1)
-      gpu = {programs.launch, "-p", std::to_string(tp), "--timeout", std::to_string(timeout_s), "--",
-             programs.gpu[1]};
+    if (spec->gpu_runs_as_ranks)
+      gpu = {programs.launch, "-p", std::to_string(tp), "--timeout", std::to_string(timeout_s), "--", programs.gpu};
     else
-      gpu = {programs.gpu[0]};
+      gpu = {programs.gpu};
     gpu.insert(gpu.end(), args.begin(), args.end());
     gpu.insert(gpu.end(), {"--dump", (work / "gpu").string()});
 
@@ -292,7 +313,7 @@ int main(int argc, char** argv) {
       }
       for (const auto& [name, seen] : cpu_names) {
         if (seen || !selected(name, form)) continue;
-        if (cpu_only(chapter, name)) {
+        if (cpu_only(*spec, name)) {
           std::printf("%-28s (CPU only: host arithmetic the GPU worker does not repeat)\n", name.c_str());
         } else {
           std::printf("%-28s %9s  %-5s  missing on the GPU side\n", name.c_str(), "-", "NO");

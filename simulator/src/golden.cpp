@@ -2,6 +2,8 @@
 /// \brief Golden digest files: reading, writing, checking (see golden.hpp).
 #include "atp/sim/golden.hpp"
 
+#include "atp/sim/chapter_registry.hpp"
+
 #include "atp/sim/dump.hpp"
 
 #include <algorithm>
@@ -52,14 +54,15 @@ TensorDigest digest_from_json(const json& j, const std::string& name, const std:
 }  // namespace
 
 json golden_config(const json& config) {
-  if (!config.is_object() || !config.contains("chapter"))
-    throw std::invalid_argument("golden_config: a run's config must be an object with a \"chapter\", got " +
+  if (!config.is_object() || !config.contains("chapter") || !config["chapter"].is_number_integer())
+    throw std::invalid_argument("golden_config: a run's config must be an object with an integer \"chapter\", got " +
                                 config.dump());
+  // The identity of a configuration: chapter, p, seed and the chapter's own
+  // options (chapter_registry.cpp); descriptive text in a dump's config is not part of it.
+  const ChapterSpec& spec = chapter_spec(config["chapter"].get<int>());
   json out = json::object();
   for (const auto& [key, value] : config.items())
-    if (value.is_number_integer()) out[key] = value;
-  if (!out.contains("chapter"))
-    throw std::invalid_argument("golden_config: \"chapter\" must be an integer, got " + config["chapter"].dump());
+    if (key == "chapter" || key == "p" || key == "seed" || spec.options.contains(key)) out[key] = value;
   return out;
 }
 
@@ -212,12 +215,14 @@ GoldenCheck check_against_golden(const GoldenEntry& expected, const DigestSet& g
 }
 
 std::vector<json> canonical_configs(int chapter) {
+  const ChapterSpec& spec = chapter_spec(chapter);
   std::vector<json> out;
-  for (int p : {1, 2, 4}) {
-    if (chapter == 0)
-      out.push_back(json{{"chapter", 0}, {"p", p}, {"n", 1000}, {"seed", 2026}});
-    else if (chapter == 1)
-      out.push_back(json{{"chapter", 1}, {"p", p}, {"rows", 2}, {"cols", 8}, {"seed", 2026}});
+  for (int p : spec.canonical_p) {
+    json c = spec.options;
+    c["chapter"] = chapter;
+    c["p"] = p;
+    c["seed"] = 2026;
+    out.push_back(c);
   }
   return out;
 }
@@ -227,14 +232,10 @@ std::vector<std::string> chapter_args(const json& config) {
   std::vector<std::string> args;
   for (const auto& [key, value] : c.items()) {
     if (key == "chapter") continue;
-    if (key == "p")
-      args.push_back("--tp");
-    else if (key == "rows" || key == "cols" || key == "n" || key == "seed")
-      args.push_back("--" + key);
-    else
-      throw std::invalid_argument("chapter_args: config key \"" + key +
-                                  "\" is not an option of the chapter binaries (valid: p, rows, cols, n, seed)");
-    args.push_back(value.dump());
+    std::string option = key == "p" ? "tp" : key;
+    for (char& ch : option) ch = ch == '_' ? '-' : ch;
+    args.push_back("--" + option);
+    args.push_back(value.is_string() ? value.get<std::string>() : value.dump());
   }
   return args;
 }

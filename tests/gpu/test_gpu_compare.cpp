@@ -61,7 +61,7 @@ TEST_CASE("atp-compare: chapter 1 on the GPU equals the simulator bit for bit at
 
 TEST_CASE("atp-compare: chapter 1 with an uneven shape (no reduce-scatter at p = 4) still matches") {
   if (atp::test::skip_without_gpu()) return;
-  const Result r = compare("--chapter 1 --tp 4 --rows 3 --cols 7 --seed 11 --timeout 120");
+  const Result r = compare("--chapter 1 --tp 4 --set rows=3 --set cols=7 --seed 11 --timeout 120");
   INFO(r.output);
   CHECK(r.exit_code == 0);
 }

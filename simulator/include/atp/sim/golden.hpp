@@ -15,9 +15,9 @@
 ///                     ...}},
 ///        ...]}
 ///
-/// A configuration is identified by the numeric values of a dump's config
-/// (golden_config()): chapter, p, sizes, seed. Text in a dump's config (a
-/// description of the strategy) is no part of the identity. The digests are
+/// A configuration is identified by chapter, p, seed and the chapter's own
+/// options as chapter_registry.hpp lists them (golden_config()). Other text
+/// in a dump's config (a description of the strategy) is no part of the identity. The digests are
 /// those of dump.hpp: FNV-1a over the tensor's raw little-endian bytes.
 ///
 /// Who writes: only a GPU run (`atp-compare --write-golden` or
@@ -75,9 +75,10 @@ struct GoldenFile {
   void upsert(GoldenEntry entry);
 };
 
-/// The identity of a run: the numeric (integer) members of a dump's config
-/// object, e.g. {"chapter": 1, "p": 4, "rows": 2, "cols": 8, "seed": 2026}.
-/// \throws std::invalid_argument if `config` is not an object or has no "chapter".
+/// The identity of a run: chapter, p, seed and the chapter's registered
+/// options from a dump's config, e.g. {"chapter": 1, "p": 4, "rows": 2, "cols": 8, "seed": 2026}.
+/// \throws std::invalid_argument if `config` is not an object, has no integer
+/// "chapter", or names a chapter without a GPU half.
 nlohmann::json golden_config(const nlohmann::json& config);
 
 /// "chapter=1 p=4 rows=2 cols=8 seed=2026": a config for messages.
@@ -130,14 +131,14 @@ struct GoldenCheck {
 GoldenCheck check_against_golden(const GoldenEntry& expected, const DigestSet& got);
 
 /// The canonical configurations of `chapter` (golden_config() form): the ones
-/// a GPU run must record and the CPU suite must find. Chapter 0: p in
-/// {1, 2, 4}, n = 1000, seed 2026. Chapter 1: p in {1, 2, 4}, rows 2, cols 8,
-/// seed 2026. Empty for chapters without a GPU half yet.
+/// a GPU run must record and the CPU suite must find: seed 2026, each p of the
+/// chapter's ChapterSpec::canonical_p, and its options' canonical values
+/// (chapter_registry.hpp). Throws for a chapter without a GPU half.
 std::vector<nlohmann::json> canonical_configs(int chapter);
 
 /// The command-line arguments that make a chapter binary (CPU or GPU) run
-/// `config`, e.g. {"--tp", "4", "--rows", "2", "--cols", "8", "--seed", "2026"}.
-/// \throws std::invalid_argument for a key the chapter binaries do not take.
+/// `config`, e.g. {"--cols", "8", "--tp", "4", "--rows", "2", "--seed", "2026"}:
+/// p becomes --tp, every other key k of golden_config() becomes --k ('_' as '-').
 std::vector<std::string> chapter_args(const nlohmann::json& config);
 
 /// The canonical configurations of `chapter` that `golden` has no entry for.
