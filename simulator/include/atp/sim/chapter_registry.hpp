@@ -20,7 +20,7 @@ namespace atp::sim {
 /// One chapter with a GPU half.
 struct ChapterSpec {
   int number = 0;                        ///< NN
-  std::string folder;                    ///< "01-ranks-and-collectives": chapters/<folder>/
+  std::string folder;                    ///< "01-ranks-and-collectives", the folder under chapters/
   bool gpu_runs_as_ranks = true;         ///< the GPU worker is p processes under atp-launch (else one process)
   nlohmann::json options;                ///< options besides --tp/--seed and their canonical values, e.g. {"rows": 2}
   std::vector<int> canonical_p;          ///< the p of the canonical configurations
