@@ -135,6 +135,23 @@ TEST_CASE("golden: once a chapter has a golden file, every canonical configurati
   }
 }
 
+TEST_CASE("golden: every registered chapter runs its canonical configurations and records them in its dump") {
+  // The registry (chapter_registry.cpp) must agree with the binaries: each
+  // option is a flag the CPU binary takes, and the dump's config names it.
+  for (const auto& spec : sim::chapter_specs())
+    for (const auto& config : sim::canonical_configs(spec.number)) {
+      TempDir work("registry");
+      INFO("config: " << sim::describe_config(config));
+      run_cpu_chapter(config, work.path / "dump");
+      CHECK(sim::golden_config(sim::load_manifest(work.path / "dump").config) == config);
+      for (const auto& name : spec.cpu_only) {
+        bool dumped = false;
+        for (const auto& e : sim::load_manifest(work.path / "dump").tensors) dumped = dumped || e.name == name;
+        CHECK_MESSAGE(dumped, "cpu_only names a tensor the chapter does not dump: " << name);
+      }
+    }
+}
+
 TEST_CASE("golden: a flipped bit in one tensor is reported, naming that tensor and both digests") {
   TempDir work("flip");
   const json config = sim::canonical_configs(1)[2];  // p = 4: the ring and rank order differ

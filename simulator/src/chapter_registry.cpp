@@ -12,6 +12,18 @@ const std::vector<ChapterSpec>& chapter_specs() {
       {0, "00-numbers-that-match", false, {{"n", 1000}}, {1, 2, 4}, {"sums", "rank_partial_sums"},
        {"--samples", "1024"}},
       {1, "01-ranks-and-collectives", true, {{"rows", 2}, {"cols", 8}}, {1, 2, 4}, {}, {}},
+      {2, "02-column-parallel-linear", true, {{"tokens", 4}, {"in", 12}, {"out", 24}}, {1, 2, 4}, {}, {}},
+      {3, "03-row-parallel-linear", true, {{"tokens", 4}, {"in", 24}, {"out", 8}}, {1, 2, 4}, {}, {}},
+      // The dense fp32 MLP is a host-side comparison in chapter 4's dump.
+      {4, "04-parallel-mlp", true,
+       {{"tokens", 4}, {"hidden", 24}, {"intermediate", 96}, {"mlp", "gelu"}, {"gelu", "tanh"}}, {1, 2, 4},
+       {"dense_intermediate", "dense_output"}, {}},
+      {5, "05-parallel-attention", true,
+       {{"tokens", 6}, {"hidden", 192}, {"heads", 24}, {"kv_heads", 12}, {"causal", 1}}, {1, 2, 4}, {}, {}},
+      // Token ids are int64 (the GPU worker reads the same ids); the dense lookup is the host's reference.
+      {6, "06-vocab-parallel-embedding", true,
+       {{"vocab", 150}, {"hidden", 8}, {"tokens", 6}, {"logits", "all-gather"}, {"lm-head", "tied"}}, {1, 2, 4},
+       {"ids", "embeddings_dense"}, {}},
   };
   return specs;
 }

@@ -1,0 +1,95 @@
+/// \file column_parallel_linear_gpu.cpp
+/// \brief Chapter 2, GPU half: one rank of p real processes running the
+/// column-parallel layer on its shard, dumping the tensors of
+/// column_parallel_linear.cpp under the same names so atp-compare can check every bit.
+///
+/// Run: `atp-launch -p 4 -- atp-ch02-column-parallel-linear-gpu [--tokens 4] [--in 12] [--out 24]
+///       [--seed 2026] [--gather-output] [--dump DIR]`
+///
+/// Each rank writes DIR/rank<r>/: W_r.rank<r>, b_r.rank<r> (downloaded from
+/// the device, proving the upload), y.rank<r>; rank 0 also writes the global
+/// x, W, b and y_dense (the dense layer run on rank 0's GPU with atp::cuda::linear).
+/// Leaves out: narration and the trace (the simulator tells the story).
+#include "atp/cuda/communicator.hpp"
+#include "atp/cuda/device_buffer.hpp"
+#include "atp/cuda/layers/column_parallel_linear.hpp"
+#include "atp/cuda/ops.hpp"
+#include "atp/rng.hpp"
+#include "atp/sim/dump.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+namespace cu = atp::cuda;
+namespace sim = atp::sim;
+using atp::Matrix;
+
+int main(int argc, char** argv) {
+  CLI::App app{"Chapter 2, GPU half: one rank of ColumnParallelLinear (run under atp-launch)."};
+  int tp = 0, tokens = 4, in = 12, out = 24;
+  std::uint64_t seed = 2026;
+  bool gather_output = false;
+  std::string dump_dir;
+  app.add_option("--tp", tp, "expected number of ranks p (checked against atp-launch's)")->check(CLI::Range(1, 64));
+  app.add_option("--tokens", tokens, "tokens T (rows of x)")->check(CLI::Range(1, 4096));
+  app.add_option("--in", in, "input features")->check(CLI::Range(1, 16384));
+  app.add_option("--out", out, "output features")->check(CLI::Range(1, 16384));
+  app.add_option("--seed", seed, "seed of the counter-based generator");
+  app.add_flag("--gather-output", gather_output, "all-gather the outputs so every rank holds (T, out)");
+  app.add_option("--dump", dump_dir, "write this rank's tensors into DIR/rank<r>/ (.npy plus manifest.json)");
+  CLI11_PARSE(app, argc, argv);
+
+  int rank = -1;
+  try {
+    cu::Communicator comm = cu::Communicator::from_env();
+    rank = comm.rank();
+    const int p = comm.world_size();
+    if (tp != 0 && tp != p)
+      throw std::invalid_argument("--tp " + std::to_string(tp) + " but atp-launch started " + std::to_string(p) +
+                                  " ranks; pass -p " + std::to_string(tp) + " to atp-launch");
+    // The same problem as the CPU chapter's make_problem().
+    const Matrix x = atp::random_matrix(tokens, in, seed, 0);
+    const Matrix W = atp::random_matrix(out, in, seed, 1, 1.0f / 3.0f);
+    const Matrix b = atp::random_matrix(1, out, seed, 2, 1.0f / 3.0f);
+    const auto layer = cu::ColumnParallelLinear::from_master(W, &b, rank, p, {.gather_output = gather_output});
+    const cu::DeviceMatrix dx = cu::to_device(x, comm.stream());
+    const Matrix y = cu::to_host(layer.forward(comm, dx), comm.stream());
+
+    std::unique_ptr<sim::Dumper> dump;
+    if (!dump_dir.empty())
+      dump = std::make_unique<sim::Dumper>(std::filesystem::path(dump_dir) / ("rank" + std::to_string(rank)),
+                                           nlohmann::json{{"chapter", 2},
+                                                          {"p", p},
+                                                          {"tokens", tokens},
+                                                          {"in", in},
+                                                          {"out", out},
+                                                          {"seed", seed},
+                                                          {"gather_output", gather_output},
+                                                          {"side", "gpu"}});
+    if (dump) {
+      if (rank == 0) {
+        const cu::DeviceMatrix dW = cu::to_device(W, comm.stream()), db = cu::to_device(b, comm.stream());
+        const Matrix dense = cu::to_host(cu::linear(dx, dW, &db, comm.stream()), comm.stream());
+        dump->add("x", x, "input");
+        dump->add("W", W, "weight");
+        dump->add("b", b, "weight");
+        dump->add("y_dense", dense, "reference");
+      }
+      dump->add(sim::Dumper::rank_name("W_r", rank), cu::to_host(layer.weight(), comm.stream()), "weight", rank);
+      dump->add(sim::Dumper::rank_name("b_r", rank), cu::to_host(*layer.bias(), comm.stream()), "weight", rank);
+      dump->add(sim::Dumper::rank_name("y", rank), y, "output", rank);
+      dump->finish();
+    }
+    if (rank == 0)
+      std::printf("Chapter 2 (GPU): p=%d, T=%d, in=%d, out=%d, seed=%llu: y_r %s on %s%s\n", p, tokens, in, out,
+                  static_cast<unsigned long long>(seed), atp::shape_string(y).c_str(), comm.describe().c_str(),
+                  dump ? ", tensors dumped" : "");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "atp-ch02-column-parallel-linear-gpu (rank %d): %s\n", rank, e.what());
+    return 1;
+  }
+  return 0;
+}

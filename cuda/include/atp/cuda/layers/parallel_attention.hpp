@@ -1,0 +1,72 @@
+/// \file parallel_attention.hpp
+/// \brief GPU ParallelAttention: this rank's heads of self-attention, then the
+///        row-parallel output projection and one all-reduce (chapter 5), the
+///        twin of atp/sim/layers/parallel_attention.hpp.
+///
+/// Per local head i (global head h, KV head g = h / (nH/nKV)), on comm.stream():
+///
+///     q_h, k_g, v_g   column blocks of the QKV output      (cudaMemcpy2D, bits only)
+///     S = q_h k_g^T   matmul_nt                            (fma chain over d, as atp::matmul_nt)
+///     S = scale/mask  launch_attention_scale_mask          (attention_order.hpp)
+///     P = softmax     softmax_rows                         (32-lane order, as atp::softmax_row)
+///     ctx_h = P v_g   matmul_nt(P, v_g^T)                  (fma chain over s ascending, as atp::matmul_nn)
+///
+/// so every score, probability and context element has the simulator's bits;
+/// the output projection is the GPU RowParallelLinear with AllReduceForm
+/// RankOrder (or Ring), bitwise equal to the simulator's same order.
+/// Left out: KV caches across steps, flash-style fused kernels, rotary positions.
+#pragma once
+
+#include "atp/attention_weights.hpp"
+#include "atp/cuda/collectives.hpp"
+#include "atp/cuda/communicator.hpp"
+#include "atp/cuda/device_buffer.hpp"
+#include "atp/cuda/layers/qkv_parallel_linear.hpp"
+#include "atp/cuda/layers/row_parallel_linear.hpp"
+
+namespace atp::cuda {
+
+/// Options of the GPU attention layer.
+struct ParallelAttentionOptions {
+  bool causal = false;                            ///< hide future tokens (s > t)
+  AllReduceForm form = AllReduceForm::RankOrder;  ///< the output projection's all-reduce
+};
+
+/// Rank r's part of the attention layer, on the device.
+class ParallelAttention {
+ public:
+  /// Slices and uploads rank `rank`'s QKV and output-projection shards.
+  /// \throws std::invalid_argument as atp::sim::ParallelAttention::from_masters, or naming rank and p.
+  static ParallelAttention from_masters(const AttentionWeights& w, int num_heads, int num_kv_heads, int rank, int p,
+                                        ParallelAttentionOptions options = {}, int head_dim = 0);
+
+  /// The Q/K/V projection.
+  const QKVParallelLinear& qkv() const { return qkv_; }
+  /// The output projection.
+  const RowParallelLinear& out_proj() const { return out_proj_; }
+  /// The options it was built with.
+  const ParallelAttentionOptions& options() const { return options_; }
+
+  /// Everything this rank computes in one forward pass.
+  struct Steps {
+    QKVParallelLinear::Parts qkv;  ///< q_r, k_r, v_r
+    DeviceMatrix probs;            ///< (nH_r T, T): local head i's P in rows [i T, (i+1) T)
+    DeviceMatrix context;          ///< (T, nH_r d)
+    DeviceMatrix partial;          ///< (T, H): ctx_r Wo_r^T, before the all-reduce
+    DeviceMatrix out;              ///< (T, H): after the all-reduce and bo
+  };
+
+  /// x (T, H), the same on every rank. Returns once finished.
+  Steps forward_steps(Communicator& comm, const DeviceMatrix& x) const;
+  /// forward_steps(...).out.
+  DeviceMatrix forward(Communicator& comm, const DeviceMatrix& x) const;
+
+ private:
+  ParallelAttention(QKVParallelLinear qkv, RowParallelLinear out_proj, ParallelAttentionOptions options)
+      : qkv_(std::move(qkv)), out_proj_(std::move(out_proj)), options_(options) {}
+  QKVParallelLinear qkv_;
+  RowParallelLinear out_proj_;
+  ParallelAttentionOptions options_;
+};
+
+}  // namespace atp::cuda

@@ -1,0 +1,80 @@
+/// \file row_parallel_linear.hpp
+/// \brief GPU RowParallelLinear: this rank's shard of a layer split by input
+///        features, partial sum, one all-reduce, the bias once (chapter 3),
+///        the twin of atp/sim/layers/row_parallel_linear.hpp.
+///
+/// One rank per process: the object holds W_r (out, in/p) and the whole bias
+/// (1, out) on the device, sliced by the simulator's own from_master. The
+/// all-reduce form picks the order: AllReduceForm::RankOrder equals
+/// ReduceOrder::RankOrder bit for bit, Ring equals Ring, and Native
+/// (ncclAllReduce) equals them only for p <= 2 (within tolerance otherwise).
+/// The after-reduce bias add is one plain add per element, as
+/// atp::sim::add_bias_rows.
+///
+/// Left out: the backward pass, sequence parallelism, overlapping.
+#pragma once
+
+#include "atp/cuda/collectives.hpp"
+#include "atp/cuda/communicator.hpp"
+#include "atp/cuda/device_buffer.hpp"
+#include "atp/sim/layers/row_parallel_linear.hpp"
+#include "atp/tensor.hpp"
+
+namespace atp::cuda {
+
+/// Options of the GPU row-parallel layer: the simulator's, with an AllReduceForm for the order.
+struct RowParallelOptions {
+  bool input_is_parallel = true;                  ///< x arrives (T, in/p); false: (T, in), sliced here
+  bool reduce_results = true;                     ///< all-reduce the partial sums
+  bool skip_bias_add = false;                     ///< leave the bias to the caller
+  AllReduceForm form = AllReduceForm::RankOrder;  ///< which all-reduce
+  atp::sim::BiasPlacement bias_placement = atp::sim::BiasPlacement::AfterReduce;  ///< where the bias enters
+};
+
+/// The simulator order that matches `form` bit for bit (Native maps to RankOrder,
+/// which it equals only for p <= 2).
+atp::sim::ReduceOrder sim_order(AllReduceForm form);
+
+/// Rank r's part of a row-parallel linear layer, on the device.
+class RowParallelLinear {
+ public:
+  /// Uploads rank `rank`'s W_r = cols [rank*in/p, (rank+1)*in/p) of W (out, in) and the bias.
+  /// \throws std::invalid_argument as atp::sim::RowParallelLinear::from_master,
+  ///         or naming rank and p unless 0 <= rank < p.
+  static RowParallelLinear from_master(const Matrix& W, const Matrix* bias, int rank, int p,
+                                       RowParallelOptions options = {});
+
+  /// This rank.
+  int rank() const { return rank_; }
+  /// Tensor-parallel size p.
+  int p() const { return p_; }
+  /// in: the input features of the whole layer.
+  int in_features() const { return weight_.cols() * p_; }
+  /// out: the output features.
+  int out_features() const { return weight_.rows(); }
+  /// W_r (out, in/p) on the device.
+  const DeviceMatrix& weight() const { return weight_; }
+  /// The bias (1, out) on the host, or (0, 0).
+  const Matrix& bias() const { return bias_host_; }
+  /// The options it was built with.
+  const RowParallelOptions& options() const { return options_; }
+
+  /// What this rank feeds the all-reduce: x_r W_r^T (T, out), plus the bias on
+  /// rank 0 under Rank0BeforeReduce. Returns once finished.
+  DeviceMatrix partial_sum(Communicator& comm, const DeviceMatrix& x) const;
+  /// partial_sum, the all-reduce by options().form (unless !reduce_results),
+  /// the bias after it under AfterReduce. (T, out). Returns once finished.
+  /// \throws std::invalid_argument naming the shapes; CudaError from CUDA or NCCL.
+  DeviceMatrix forward(Communicator& comm, const DeviceMatrix& x) const;
+
+ private:
+  RowParallelLinear() = default;
+  int rank_ = 0;
+  int p_ = 1;
+  DeviceMatrix weight_;
+  DeviceMatrix bias_;
+  Matrix bias_host_;
+  RowParallelOptions options_;
+};
+
+}  // namespace atp::cuda

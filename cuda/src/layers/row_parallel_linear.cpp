@@ -1,0 +1,83 @@
+/// \file row_parallel_linear.cpp
+/// \brief GPU RowParallelLinear: one rank's partial sum, the all-reduce, the bias once.
+#include "atp/cuda/layers/row_parallel_linear.hpp"
+
+#include "atp/cuda/check.hpp"
+#include "atp/cuda/kernels.hpp"
+#include "atp/cuda/layers/column_parallel_linear.hpp"
+#include "atp/cuda/ops.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace atp::cuda {
+
+atp::sim::ReduceOrder sim_order(AllReduceForm form) {
+  return form == AllReduceForm::Ring ? atp::sim::ReduceOrder::Ring : atp::sim::ReduceOrder::RankOrder;
+}
+
+RowParallelLinear RowParallelLinear::from_master(const Matrix& W, const Matrix* bias, int rank, int p,
+                                                 RowParallelOptions options) {
+  // The simulator slices and validates, so both sides hold the same shard and refuse the same options.
+  const auto layer = atp::sim::RowParallelLinear::from_master(W, bias, p,
+                                                              {.input_is_parallel = options.input_is_parallel,
+                                                               .reduce_results = options.reduce_results,
+                                                               .skip_bias_add = options.skip_bias_add,
+                                                               .order = sim_order(options.form),
+                                                               .bias_placement = options.bias_placement});
+  if (rank < 0 || rank >= p)
+    throw std::invalid_argument("RowParallelLinear::from_master: rank " + std::to_string(rank) +
+                                " out of range; valid ranks are 0.." + std::to_string(p - 1) +
+                                " (p = " + std::to_string(p) + ")");
+  RowParallelLinear out;
+  out.rank_ = rank;
+  out.p_ = p;
+  out.weight_ = to_device(layer.weight()[rank]);
+  out.bias_host_ = layer.bias();
+  if (layer.has_bias()) out.bias_ = to_device(layer.bias());
+  out.options_ = options;
+  return out;
+}
+
+DeviceMatrix RowParallelLinear::partial_sum(Communicator& comm, const DeviceMatrix& x) const {
+  check_layer_comm(comm, rank_, p_, "RowParallelLinear::partial_sum");
+  const int local_in = weight_.cols();
+  const int want = options_.input_is_parallel ? local_in : in_features();
+  if (x.cols() != want)
+    throw std::invalid_argument("RowParallelLinear::partial_sum: x is " + x.shape() + " but must be (T, " +
+                                (options_.input_is_parallel ? "in/p" : "in") + ") = (" + std::to_string(x.rows()) +
+                                ", " + std::to_string(want) + ")" +
+                                (options_.input_is_parallel ? " (input_is_parallel)" : ""));
+  const bool bias_here = bias_host_.size() > 0 && !options_.skip_bias_add && rank_ == 0 &&
+                         options_.bias_placement == atp::sim::BiasPlacement::Rank0BeforeReduce;
+  const DeviceMatrix* b = bias_here ? &bias_ : nullptr;
+  DeviceMatrix x_r;  // outlives the matmul, which runs on the stream until the wait below
+  if (!options_.input_is_parallel) {
+    // Scatter to the tensor-parallel region: keep this rank's columns of the replicated x.
+    x_r = DeviceMatrix(x.rows(), local_in);
+    const std::size_t width = static_cast<std::size_t>(local_in) * sizeof(float);
+    ATP_CUDA_CHECK(cudaMemcpy2DAsync(x_r.data(), width, x.data() + static_cast<std::size_t>(rank_) * local_in,
+                                     static_cast<std::size_t>(x.cols()) * sizeof(float), width,
+                                     static_cast<std::size_t>(x.rows()), cudaMemcpyDeviceToDevice, comm.stream()));
+  }
+  DeviceMatrix y = linear(options_.input_is_parallel ? x : x_r, weight_, b, comm.stream());
+  comm.wait("RowParallelLinear::partial_sum");
+  return y;
+}
+
+DeviceMatrix RowParallelLinear::forward(Communicator& comm, const DeviceMatrix& x) const {
+  DeviceMatrix y = partial_sum(comm, x);
+  if (!options_.reduce_results) return y;
+  all_reduce(comm, y, options_.form);  // Megatron's g
+  if (bias_host_.size() > 0 && !options_.skip_bias_add &&
+      options_.bias_placement == atp::sim::BiasPlacement::AfterReduce) {
+    // One plain add per element, y + b, as atp::sim::add_bias_rows: the bias row tiled over the T rows.
+    const Matrix tiled = bias_host_.replicate(y.rows(), 1);
+    const DeviceMatrix b = to_device(tiled, comm.stream());
+    launch_add(y.data(), b.data(), y.data(), static_cast<std::size_t>(y.size()), comm.stream());
+    comm.wait("RowParallelLinear::forward");
+  }
+  return y;
+}
+
+}  // namespace atp::cuda
