@@ -28,6 +28,7 @@
 #include "atp/cuda/collectives.hpp"
 #include "atp/cuda/communicator.hpp"
 #include "atp/cuda/device_buffer.hpp"
+#include "atp/cuda/worker.hpp"
 #include "atp/rng.hpp"
 #include "atp/sim/bandwidth.hpp"
 #include "atp/sim/dump.hpp"
@@ -149,16 +150,13 @@ int main(int argc, char** argv) {
 
   int rank = -1;
   try {
-    cu::Communicator comm = cu::Communicator::from_env();
+    cu::Communicator comm = cu::join_world(tp);
     rank = comm.rank();
     const int p = comm.world_size();
-    if (tp != 0 && tp != p)
-      throw std::invalid_argument("--tp " + std::to_string(tp) + " but atp-launch started " + std::to_string(p) +
-                                  " ranks; pass -p " + std::to_string(tp) + " to atp-launch");
     std::unique_ptr<sim::Dumper> dump;
     if (!dump_dir.empty())
       dump = std::make_unique<sim::Dumper>(
-          std::filesystem::path(dump_dir) / ("rank" + std::to_string(rank)),
+          cu::rank_dump_dir(dump_dir, rank),
           nlohmann::json{{"chapter", 1}, {"p", p}, {"rows", rows}, {"cols", cols}, {"seed", seed}, {"side", "gpu"}});
     const Matrix x = make_input(rank, rows, cols, seed);
     if (dump) dump->add(sim::Dumper::rank_name("x", rank), x, "input", rank);

@@ -18,6 +18,7 @@
 #include "atp/cuda/device_buffer.hpp"
 #include "atp/cuda/layers/row_parallel_linear.hpp"
 #include "atp/cuda/ops.hpp"
+#include "atp/cuda/worker.hpp"
 #include "atp/rng.hpp"
 #include "atp/sim/dump.hpp"
 #include "atp/sim/sharding.hpp"
@@ -51,12 +52,9 @@ int main(int argc, char** argv) {
   try {
     const cu::AllReduceForm form = cu::parse_all_reduce_form(form_name);
     const sim::BiasPlacement placement = sim::parse_bias_placement(placement_name);
-    cu::Communicator comm = cu::Communicator::from_env();
+    cu::Communicator comm = cu::join_world(tp);
     rank = comm.rank();
     const int p = comm.world_size();
-    if (tp != 0 && tp != p)
-      throw std::invalid_argument("--tp " + std::to_string(tp) + " but atp-launch started " + std::to_string(p) +
-                                  " ranks; pass -p " + std::to_string(tp) + " to atp-launch");
     // The same problem as the CPU chapter's make_problem().
     const Matrix x = atp::random_matrix(tokens, in, seed, 0);
     const Matrix W = atp::random_matrix(out, in, seed, 1, 1.0f / 3.0f);
@@ -70,7 +68,7 @@ int main(int argc, char** argv) {
 
     std::unique_ptr<sim::Dumper> dump;
     if (!dump_dir.empty())
-      dump = std::make_unique<sim::Dumper>(std::filesystem::path(dump_dir) / ("rank" + std::to_string(rank)),
+      dump = std::make_unique<sim::Dumper>(cu::rank_dump_dir(dump_dir, rank),
                                            nlohmann::json{{"chapter", 3},
                                                           {"p", p},
                                                           {"tokens", tokens},

@@ -26,6 +26,7 @@
 #include "atp/cuda/communicator.hpp"
 #include "atp/cuda/device_buffer.hpp"
 #include "atp/cuda/layers/parallel_mlp.hpp"
+#include "atp/cuda/worker.hpp"
 #include "atp/sim/dump.hpp"
 #include "atp/sim/layers/tp_divide.hpp"
 
@@ -60,12 +61,9 @@ int main(int argc, char** argv) {
 
   int rank = -1;
   try {
-    cu::Communicator comm = cu::Communicator::from_env();
+    cu::Communicator comm = cu::join_world(tp);
     rank = comm.rank();
     const int p = comm.world_size();
-    if (tp != 0 && tp != p)
-      throw std::invalid_argument("--tp " + std::to_string(tp) + " but atp-launch started " + std::to_string(p) +
-                                  " ranks; pass -p " + std::to_string(tp) + " to atp-launch");
     sim::tp_divide(I, p, "intermediate size");
     const bool gated = mlp == "swiglu";
     cu::ParallelMLPOptions options;
@@ -76,7 +74,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<sim::Dumper> dump;
     if (!dump_dir.empty())
       dump = std::make_unique<sim::Dumper>(
-          std::filesystem::path(dump_dir) / ("rank" + std::to_string(rank)),
+          cu::rank_dump_dir(dump_dir, rank),
           nlohmann::json{{"chapter", 4}, {"p", p}, {"tokens", T}, {"hidden", H}, {"intermediate", I}, {"seed", seed},
                          {"mlp", mlp}, {"gelu", gelu}, {"side", "gpu"}});
     if (dump && rank == 0) {  // the globals, once

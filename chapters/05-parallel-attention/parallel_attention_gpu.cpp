@@ -19,6 +19,7 @@
 #include "atp/cuda/communicator.hpp"
 #include "atp/cuda/device_buffer.hpp"
 #include "atp/cuda/layers/parallel_attention.hpp"
+#include "atp/cuda/worker.hpp"
 #include "atp/sim/dump.hpp"
 
 #include <CLI/CLI.hpp>
@@ -55,12 +56,9 @@ int main(int argc, char** argv) {
 
   int rank = -1;
   try {
-    cu::Communicator comm = cu::Communicator::from_env();
+    cu::Communicator comm = cu::join_world(tp);
     rank = comm.rank();
     const int p = comm.world_size();
-    if (tp != 0 && tp != p)
-      throw std::invalid_argument("--tp " + std::to_string(tp) + " but atp-launch started " + std::to_string(p) +
-                                  " ranks; pass -p " + std::to_string(tp) + " to atp-launch");
     const auto m = atp::ch05::make_attention_masters(tokens, hidden, heads, kv_heads, seed);
     const auto layer = cu::ParallelAttention::from_masters(m.w, heads, kv_heads, rank, p, {causal});
     const cu::DeviceMatrix x = cu::to_device(m.x, comm.stream());
@@ -68,7 +66,7 @@ int main(int argc, char** argv) {
 
     if (!dump_dir.empty()) {
       const int r = rank;
-      sim::Dumper dump(std::filesystem::path(dump_dir) / ("rank" + std::to_string(r)),
+      sim::Dumper dump(cu::rank_dump_dir(dump_dir, r),
                        nlohmann::json{{"chapter", 5}, {"p", p}, {"tokens", tokens}, {"hidden", hidden},
                                       {"heads", heads}, {"kv_heads", kv_heads}, {"causal", causal ? 1 : 0},
                                       {"seed", seed}, {"side", "gpu"}});

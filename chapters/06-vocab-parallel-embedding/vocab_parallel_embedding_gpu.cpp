@@ -34,6 +34,7 @@
 #include "atp/cuda/communicator.hpp"
 #include "atp/cuda/layers/parallel_lm_head.hpp"
 #include "atp/cuda/layers/vocab_parallel_embedding.hpp"
+#include "atp/cuda/worker.hpp"
 #include "atp/sim/dump.hpp"
 #include "atp/ulp.hpp"
 
@@ -75,12 +76,9 @@ int main(int argc, char** argv) {
 
   int rank = -1;
   try {
-    cu::Communicator comm = cu::Communicator::from_env();
+    cu::Communicator comm = cu::join_world(tp);
     rank = comm.rank();
     const int p = comm.world_size();
-    if (tp != 0 && tp != p)
-      throw std::invalid_argument("--tp " + std::to_string(tp) + " but atp-launch started " + std::to_string(p) +
-                                  " ranks; pass -p " + std::to_string(tp) + " to atp-launch");
     const auto ids = ids_text.empty() ? atp::ch06::make_ids(tokens, vocab, seed) : atp::ch06::parse_ids(ids_text);
     const auto T = static_cast<std::int64_t>(ids.size());
     const auto collective = sim::parse_logits_collective(logits_text);
@@ -90,7 +88,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<sim::Dumper> dump;
     if (!dump_dir.empty())
       dump = std::make_unique<sim::Dumper>(
-          std::filesystem::path(dump_dir) / ("rank" + std::to_string(rank)),
+          cu::rank_dump_dir(dump_dir, rank),
           nlohmann::json{{"chapter", 6}, {"p", p}, {"vocab", vocab}, {"vocab_padded", emb.padded_vocab_size()},
                          {"hidden", hidden}, {"tokens", T}, {"seed", seed}, {"lm-head", lm_head_text},
                          {"logits", logits_text}, {"side", "gpu"}});

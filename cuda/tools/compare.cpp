@@ -35,6 +35,7 @@
 /// Left out: chapters without a GPU worker, tolerance comparisons against the
 /// float64 reference (the chapters' own tests do those), several nodes.
 #include "atp/cuda/nccl_id.hpp"
+#include "atp/cuda/worker.hpp"
 #include "atp/sim/chapter_registry.hpp"
 #include "atp/sim/dump.hpp"
 #include "atp/sim/golden.hpp"
@@ -129,8 +130,8 @@ struct Located {
 std::map<std::string, Located> merge_gpu_dumps(const fs::path& root) {
   std::vector<fs::path> dirs;
   if (fs::exists(root / "manifest.json")) dirs.push_back(root);
-  for (int r = 0; fs::exists(root / ("rank" + std::to_string(r)) / "manifest.json"); ++r)
-    dirs.push_back(root / ("rank" + std::to_string(r)));
+  for (int r = 0; fs::exists(atp::cuda::rank_dump_dir(root, r) / "manifest.json"); ++r)
+    dirs.push_back(atp::cuda::rank_dump_dir(root, r));
   if (dirs.empty()) throw std::runtime_error("the GPU run left no manifest.json under " + root.string());
   std::map<std::string, Located> out;
   for (const auto& d : dirs)
