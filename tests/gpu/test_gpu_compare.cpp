@@ -1,13 +1,15 @@
 /// \file test_gpu_compare.cpp
-/// \brief The whole bitwise promise, end to end: atp-compare runs chapters 0
-///        and 1 on the CPU simulator and on the GPU (chapter 1 as p = 1, 2, 4
-///        processes under atp-launch) and must find every shared tensor
-///        bit-identical (exit status 0).
+/// \brief The whole bitwise promise, end to end: atp-compare runs every
+///        chapter of the registry (chapter_registry.hpp) at its canonical p on
+///        the CPU simulator and on the GPU (p processes under atp-launch) and
+///        must find every shared tensor bit-identical (exit status 0).
 ///
 /// Needs a GPU; without one the comparison cases skip, and a last case checks
 /// that atp-compare itself says so and exits with status 2 instead of
 /// comparing nothing. Writes no golden file (that is scripts/gpu-verify.sh's job).
 #include "gpu_test_util.hpp"
+
+#include "atp/sim/chapter_registry.hpp"
 
 #include <doctest/doctest.h>
 
@@ -47,6 +49,19 @@ Result compare(const std::string& args) {
 }
 
 }  // namespace
+
+TEST_CASE("atp-compare: every registered chapter's canonical configurations match the simulator bit for bit") {
+  if (atp::test::skip_without_gpu()) return;
+  // The same runs scripts/gpu-verify.sh makes, without writing golden files.
+  for (const auto& spec : atp::sim::chapter_specs())
+    for (int p : spec.canonical_p) {
+      const Result r = compare("--chapter " + std::to_string(spec.number) + " --tp " + std::to_string(p) +
+                               " --timeout 120");
+      INFO("chapter " << spec.number << ", p = " << p << "\n" << r.output);
+      CHECK(r.exit_code == 0);
+      CHECK(r.output.find("0 mismatching, 0 missing") != std::string::npos);
+    }
+}
 
 TEST_CASE("atp-compare: chapter 1 on the GPU equals the simulator bit for bit at p = 1, 2, 4") {
   if (atp::test::skip_without_gpu()) return;
