@@ -15,6 +15,7 @@
 #include "atp/cuda/layers/column_parallel_linear.hpp"
 #include "atp/cuda/ops.hpp"
 #include "atp/cuda/worker.hpp"
+#include "atp/linear_problem.hpp"
 #include "atp/rng.hpp"
 #include "atp/sim/dump.hpp"
 
@@ -48,10 +49,11 @@ int main(int argc, char** argv) {
     cu::Communicator comm = cu::join_world(tp);
     rank = comm.rank();
     const int p = comm.world_size();
-    // The same problem as the CPU chapter's make_problem().
-    const Matrix x = atp::random_matrix(tokens, in, seed, 0);
-    const Matrix W = atp::random_matrix(out, in, seed, 1, 1.0f / 3.0f);
-    const Matrix b = atp::random_matrix(1, out, seed, 2, 1.0f / 3.0f);
+    // The same inputs as the CPU chapter (reference/include/atp/linear_problem.hpp).
+    const atp::LinearProblem problem = atp::make_linear_problem(tokens, in, out, seed);
+    const Matrix& x = problem.x;
+    const Matrix& W = problem.W;
+    const Matrix& b = problem.b;
     const auto layer = cu::ColumnParallelLinear::from_master(W, &b, rank, p, {.gather_output = gather_output});
     const cu::DeviceMatrix dx = cu::to_device(x, comm.stream());
     const Matrix y = cu::to_host(layer.forward(comm, dx), comm.stream());

@@ -23,6 +23,7 @@
 ///
 /// Leaves out: the GPU half (row_parallel_linear_gpu.cpp), the backward pass.
 #include "atp/dense_reference.hpp"
+#include "atp/linear_problem.hpp"
 #include "atp/matmul_cpu.hpp"
 #include "atp/rng.hpp"
 #include "atp/sim/collectives.hpp"
@@ -47,17 +48,11 @@ using atp::Matrix;
 
 namespace {
 
-/// The problem, from the counter generator: x (stream 0), W (stream 1, scaled
-/// by 1/3 so products round), b (stream 2). The GPU worker builds the same.
-struct Problem {
-  Matrix x;  ///< (T, in)
-  Matrix W;  ///< (out, in)
-  Matrix b;  ///< (1, out)
-};
+/// The layer's inputs (reference/include/atp/linear_problem.hpp); the GPU worker makes the same.
+using Problem = atp::LinearProblem;
 
 Problem make_problem(int tokens, int in, int out, std::uint64_t seed) {
-  return {atp::random_matrix(tokens, in, seed, 0), atp::random_matrix(out, in, seed, 1, 1.0f / 3.0f),
-          atp::random_matrix(1, out, seed, 2, 1.0f / 3.0f)};
+  return atp::make_linear_problem(tokens, in, out, seed);
 }
 
 /// Buckets of ulp distance: 0, 1, 2, 3-4, 5-8, 9-16, 17-32, > 32.
