@@ -23,8 +23,9 @@
 /// Flops recorded are the additions a rank performs: (p-1) N for the rank-order
 /// all-reduce (every rank sums all p inputs), the elements it receives in the
 /// reduce-scatter phase of the ring, (p-1) N/p for reduce_scatter, 0 otherwise.
-/// The deterministic all-reduce moves p/2 times the bytes of the ring: the
-/// price of one fixed order on every rank for every element.
+/// The rank-order all-reduce moves p/2 times the bytes of the ring but in one
+/// step instead of 2(p-1): for the small messages of inference it is the faster
+/// form (vLLM's one-shot custom all-reduce; alpha_beta.hpp prices both).
 #pragma once
 
 #include "atp/sim/per_rank.hpp"
