@@ -229,7 +229,7 @@ void sweep(int p, std::int64_t V, std::int64_t H, double percent, int layers, st
               "   message, so the ratio is %.2f%% of one block at every T, and 1/(1+2L) of the decoder's.\n"
               "   The traffic that does concentrate is the LM head's: the all-gather of (T, V_pad/p) logits moves\n"
               "   V_pad/(4H) = %.1f times a block's two ring all-reduces, at every T (last column). That is the\n"
-              "   traffic the argmax pairs (section 5) remove for greedy decoding.\n",
+              "   traffic the greedy argmax pairs above remove.\n",
               last_ratio, static_cast<double>(emb.padded_vocab_size()) / (4.0 * static_cast<double>(H)));
   if (crossover > 0)
     std::printf("   Crossover for X = %.1f%%: T = %lld (the smallest T swept; it exceeds X%% from the first token).\n\n",
