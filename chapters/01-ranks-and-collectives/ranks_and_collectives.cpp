@@ -1,6 +1,6 @@
 /// \file ranks_and_collectives.cpp
 /// \brief Chapter 1: p ranks in one process, and the collectives that tie
-/// them together: all-reduce in rank order and in NCCL's ring order (step by
+/// them together: all-reduce in rank order and as a one-channel ring in NCCL's step pattern (step by
 /// step), all-gather, reduce-scatter, broadcast, gather; bytes per rank and
 /// bus bandwidth.
 ///
@@ -45,7 +45,7 @@ void all_reduces(sim::World& world, const sim::PerRank<Matrix>& x, sim::Dumper* 
   const auto rank_order = sim::all_reduce_rank_order(world, x, "rank_order");
   sim::narrate(world, "after all_reduce_rank_order: every rank holds the same sum", rank_order);
 
-  std::printf("\n2. All-reduce in NCCL's ring order, chunk by chunk\n\n");
+  std::printf("\n2. All-reduce as a one-channel ring in NCCL's step pattern, chunk by chunk\n\n");
   const auto n = static_cast<std::int64_t>(x[0].size());
   std::printf("   The buffer of N=%lld elements is cut into p=%d chunks of up to %lld.\n", static_cast<long long>(n), p,
               static_cast<long long>(sim::ring_chunk_size(p, n)));
