@@ -56,7 +56,7 @@ Matrix rank_order_sum(const PerRank<Matrix>& x);
 /// rank gets rank_order_sum(in). Shape (R, C) per rank in and out.
 PerRank<Matrix> all_reduce_rank_order(World& world, const PerRank<Matrix>& in, const std::string& label);
 
-/// All-reduce in NCCL's ring order, run step by step from ring_schedule():
+/// All-reduce as a one-channel ring in NCCL's step pattern, run step by step from ring_schedule():
 /// every rank gets the same matrix; element i of chunk c is
 /// ((x[c+1] + x[c+2]) + ...) + x[c]. Shape (R, C) per rank in and out.
 /// Equal in bits to all_reduce_rank_order for p <= 2, generally not for p >= 3.
