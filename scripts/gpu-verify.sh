@@ -8,15 +8,18 @@
 # tests/golden/chNN.json (only for configurations that match; review and
 # commit them afterwards, never write them by hand).
 #
-# Usage: scripts/gpu-verify.sh [--out DIR] [--build DIR] [--jobs N] [--skip-build] [--assume-gpu]
+# Usage: scripts/gpu-verify.sh [--out DIR] [--build DIR] [--jobs N] [--budget S] [--skip-build] [--assume-gpu]
 #   --out DIR      logs and results (default BUILD/gpu-verify): verify.log (this output),
 #                  build.log, smoke.log, compare.log, summary.tsv, golden.tgz
 #   --build DIR    build folder (default build-gpu); --skip-build uses it as it is
+#   --budget S     stop starting comparisons once fewer than ATP_RUN_TIMEOUT_S seconds of
+#                  S are left (counted from the start), so the results are written before
+#                  an outer time limit (a lent GPU machine's 600 s) ends the run
 #   --assume-gpu   skip the GPU probe: only for testing this script without a GPU
 # Environment: ATP_DEPS=DIR (header-only dependencies packed by scripts/gpu-deps.sh,
 #   for machines without the Debian packages), ATP_CUDA_ARCH (default: native),
 #   NCCL_ROOT (else FindNCCL's search, pip's NCCL included), ATP_GPU_SHARING
-#   (auto|none|multi-rank|host-per-rank), ATP_RUN_TIMEOUT_S (per configuration, default 150).
+#   (auto|none|multi-rank|host-per-rank), ATP_RUN_TIMEOUT_S (per configuration, default 90).
 # Exit status: 0 only if at least one configuration was compared, every one
 # matched bitwise and none was skipped; 2 no usable GPU; 1 anything else.
 set -uo pipefail
@@ -25,12 +28,13 @@ root=$PWD
 # shellcheck source=env.sh
 source scripts/env.sh
 
-build=build-gpu out="" jobs=$(nproc) skip_build=0 assume_gpu=0
+build=build-gpu out="" jobs=$(nproc) skip_build=0 assume_gpu=0 budget=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=${2:?--out needs a folder}; shift 2 ;;
     --build) build=${2:?--build needs a folder}; shift 2 ;;
     --jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
+    --budget) budget=${2:?--budget needs seconds}; shift 2 ;;
     --skip-build) skip_build=1; shift ;;
     --assume-gpu) assume_gpu=1; shift ;;
     -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
@@ -38,7 +42,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "gpu-verify.sh: --jobs '$jobs' is not a positive number" >&2; exit 1; }
-run_timeout=${ATP_RUN_TIMEOUT_S:-150}
+[[ "$budget" =~ ^[0-9]+$ ]] || { echo "gpu-verify.sh: --budget '$budget' is not a number of seconds" >&2; exit 1; }
+run_timeout=${ATP_RUN_TIMEOUT_S:-90}
 [[ "$run_timeout" =~ ^[1-9][0-9]*$ ]] && [ "$run_timeout" -ge 30 ] ||
   { echo "gpu-verify.sh: ATP_RUN_TIMEOUT_S='$run_timeout' must be a number of seconds >= 30" >&2; exit 1; }
 case "${ATP_GPU_SHARING:-auto}" in
@@ -114,8 +119,11 @@ mkdir -p "$out" || die "cannot create --out $out"
 out=$(cd "$out" && pwd)
 mkdir -p "$build" || die "cannot create --build $build"
 build=$(cd "$build" && pwd)
-# Everything printed from here on is also in OUT/verify.log.
+# Everything printed from here on is also in OUT/verify.log; at exit tee is
+# waited for, so the log is complete when the caller collects OUT.
 exec > >(tee "$out/verify.log") 2>&1
+tee_pid=$!
+trap 'exec >&- 2>&-; wait "$tee_pid" 2>/dev/null' EXIT
 echo "gpu-verify.sh: build $build, results $out, $jobs jobs, $(nproc) CPU cores, per-run timeout $run_timeout s"
 echo "tools: $(cmake --version | head -1); $(nvcc --version 2>/dev/null | tail -1 || echo 'no nvcc'); $(g++ --version | head -1)"
 echo "== 0. GPU probe: passed in $((SECONDS - t_start)) s"
@@ -204,6 +212,11 @@ while read -r ch ps; do
   for p in $ps; do
     if [ "$p" -gt 1 ] && [ "$ranked_ok" -eq 0 ]; then
       printf '%s\t%s\t-\tskipped\t0\t%s\n' "$ch" "$p" "$ranked_reason" >>"$summary"
+      skipped=$((skipped + 1))
+      continue
+    fi
+    if [ "$budget" -gt 0 ] && [ $((SECONDS - t_start + run_timeout)) -gt "$budget" ]; then
+      printf '%s\t%s\t-\tskipped\t0\tout of time (--budget %s s)\n' "$ch" "$p" "$budget" >>"$summary"
       skipped=$((skipped + 1))
       continue
     fi

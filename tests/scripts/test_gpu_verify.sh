@@ -6,6 +6,7 @@
 #   - atp-compare that compares nothing        -> non-zero: zero compared is a failure
 #   - a smoke test that fails (duplicate GPU)  -> p > 1 skipped with the reason, non-zero
 #   - stubs that compare and match             -> exit 0, summary.tsv, golden.tgz
+#   - the same with no time left (--budget)    -> skipped, non-zero
 # (the last one shows the failures above are not the script failing anyway).
 #
 # Usage: test_gpu_verify.sh SOURCE_DIR
@@ -118,6 +119,12 @@ head -1 "$work/all-match-out/summary.tsv" | grep -q $'^chapter\tp\ttensors\tbitw
 tar tzf "$work/all-match-out/golden.tgz" | grep -q "tests/golden/" || fail "golden.tgz does not hold tests/golden"
 [ -s "$work/all-match-out/verify.log" ] && [ -s "$work/all-match-out/smoke.log" ] ||
   fail "verify.log and smoke.log are not in --out"
+tail -1 "$work/all-match-out/verify.log" | grep -q "every configuration matched" || fail "verify.log lacks its last line"
+
+# 7. Out of time (--budget shorter than one run's timeout): every run skipped, never a pass.
+run no-time bash "$verify" --assume-gpu --skip-build --budget 10 --build "$work/all-match" --out "$work/no-time-out"
+[ "$rc" -ne 0 ] && [ "$(grep -c 'out of time' "$work/no-time-out/summary.tsv")" -eq 5 ] ||
+  fail "runs beyond --budget were not skipped as such"
 
 if [ "$failures" -ne 0 ]; then
   echo "test_gpu_verify: $failures check(s) failed"
