@@ -15,6 +15,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <vector>
@@ -33,6 +34,19 @@ std::vector<float> special_inputs() {
 }
 
 }  // namespace
+
+TEST_CASE("the GPU's own NaN differs from the CPU's, which is why the policy exists") {
+  if (atp::test::skip_without_gpu()) return;
+  const std::vector<float> a = {kInf}, b = {-kInf};
+  atp::cuda::DeviceBuffer<float> da = atp::cuda::DeviceBuffer<float>::from_host(a),
+                                 db = atp::cuda::DeviceBuffer<float>::from_host(b), dc(1);
+  atp::cuda::launch_add(da.data(), db.data(), dc.data(), 1, nullptr);
+  const float gpu_nan = dc.to_host()[0];
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", static_cast<unsigned>(std::bit_cast<std::uint32_t>(gpu_nan)));
+  MESSAGE("this GPU's inf + -inf = " << buf);  // docs/numerics.md section 5 quotes it
+  CHECK(gpu_nan != gpu_nan);
+}
 
 TEST_CASE("elementwise kernels return the CPU's bits for NaN, infinite and zero inputs") {
   if (atp::test::skip_without_gpu()) return;

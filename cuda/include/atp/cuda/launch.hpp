@@ -9,9 +9,10 @@
 /// ATP_NCCL_ID (communicator.hpp reads them).
 ///
 /// GPU sharing. NCCL refuses two ranks of one communicator on one GPU by
-/// default: up to 2.28 "Duplicate GPU detected" (src/init.cc,
-/// initTransportsRank: same host hash and same bus id), from 2.30.3 "Multiple
-/// Ranks are using the same GPU". decide_gpu_sharing() picks, per node:
+/// default, when their host hashes and GPUs are equal: 2.28.9 says "Duplicate
+/// GPU detected" (src/init.cc, initTransportsRank), 2.30.3 "Multiple ranks
+/// detected using the same GPU" (src/graph/topo.cc, ncclCheckMultiRank).
+/// decide_gpu_sharing() picks, per node:
 ///
 /// - ranks <= GPUs: none. Rank r uses GPU r, NCCL's defaults (P2P/NVLink).
 /// - ranks <= 2 x GPUs and NCCL >= 2.30.3: multi-rank,
