@@ -149,9 +149,16 @@ const GemmKernel* avx2_kernel() {
   // KC = 256: one B micro-panel (256 x 16 floats, 16 KiB) stays in L1.
   // MC = 144: the packed A block (144 x 256, 144 KiB) stays in L2.
   // NC = 1024: the packed B block is 1 MiB; 4096 was 25% slower at M = 128.
-  static const GemmKernel kernel{"avx2", "AVX2 + FMA", kMR,         kNR,         256,
-                                 144,    1024,        kernel_avx2, pack_a_avx2,
-                                 pack_b_avx2};
+  static const GemmKernel kernel{.name = "avx2",
+                                 .isa = "AVX2 + FMA",
+                                 .mr = kMR,
+                                 .nr = kNR,
+                                 .kc = 256,
+                                 .mc = 144,
+                                 .nc = 1024,
+                                 .micro = kernel_avx2,
+                                 .pack_a = pack_a_avx2,
+                                 .pack_b = pack_b_avx2};
   return &kernel;
 }
 

@@ -64,9 +64,16 @@ const GemmKernel* avx512_kernel() {
   // while the A micro-panel (9 KiB) stays in L1; 384 measured a little
   // faster than 256. MC = 168 (28 panels): the packed A block (252 KiB)
   // stays in L2. NC = 1024 as for AVX2.
-  static const GemmKernel kernel{"avx512", "AVX-512F + FMA", kMR,          kNR,
-                                 384,      168,              1024,         kernel_avx512,
-                                 pack_a_avx2, pack_b_avx2};
+  static const GemmKernel kernel{.name = "avx512",
+                                 .isa = "AVX-512F + FMA",
+                                 .mr = kMR,
+                                 .nr = kNR,
+                                 .kc = 384,
+                                 .mc = 168,
+                                 .nc = 1024,
+                                 .micro = kernel_avx512,
+                                 .pack_a = pack_a_avx2,
+                                 .pack_b = pack_b_avx2};
   return &kernel;
 }
 

@@ -67,9 +67,16 @@ void pack_b_scalar(const float* B, Index ldb, BLayout layout, Index kc, Index nc
 
 const GemmKernel& portable_kernel() {
   // Blocks as the AVX2 kernel's (see matmul_avx2.cpp); speed is not the point here.
-  static const GemmKernel kernel{"portable", "C++ std::fma", kMR,           kNR,          256,
-                                 144,        1024,          kernel_portable, pack_a_scalar,
-                                 pack_b_scalar};
+  static const GemmKernel kernel{.name = "portable",
+                                 .isa = "C++ std::fma",
+                                 .mr = kMR,
+                                 .nr = kNR,
+                                 .kc = 256,
+                                 .mc = 144,
+                                 .nc = 1024,
+                                 .micro = kernel_portable,
+                                 .pack_a = pack_a_scalar,
+                                 .pack_b = pack_b_scalar};
   return kernel;
 }
 
