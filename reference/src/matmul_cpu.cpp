@@ -32,8 +32,10 @@ using detail::MatmulOptions;
 constexpr int kMaxThreads = 1024;
 
 // Below this many multiply-adds per thread, starting a thread costs more than
-// it saves (a thread start is ~10-50 us; 4 Mi fmas take ~30-100 us on one core).
-constexpr Index kMinFmasPerThread = Index{1} << 22;
+// it saves. 2^25 fmas take ~0.2 ms on one AVX-512 core; waking a second
+// virtual CPU in the VM where bench/README.md was measured costs about as
+// much (on bare metal a thread starts in tens of microseconds).
+constexpr Index kMinFmasPerThread = Index{1} << 25;
 
 // "(rows, cols)", built with a stream: GCC 12 at -O3 gives a false
 // -Wrestrict warning on the inlined `"(" + std::to_string(...)` chain

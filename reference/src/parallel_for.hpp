@@ -11,11 +11,12 @@
 
 namespace atp {
 
-/// Runs body(0) .. body(n - 1) concurrently: body(0) on the calling thread,
-/// each other on a std::thread of its own, and returns when all have
-/// finished. If any threw, rethrows the exception of the lowest index. If
-/// the system refuses a thread, that task runs on the calling thread instead
-/// (later, but with the same result). n <= 0 does nothing.
+/// Runs body(0) .. body(n - 1) on up to n threads: the calling thread and
+/// n - 1 std::threads each take the next unclaimed index until none is
+/// left, so a thread that starts late does less, not the others wait more.
+/// Returns when all have finished; if any threw, rethrows the exception of
+/// the lowest index. If the system refuses a thread, the others do its
+/// share. n <= 0 does nothing.
 void parallel_for(int n, const std::function<void(int)>& body);
 
 }  // namespace atp
