@@ -192,14 +192,47 @@ std::string load_average() {
   return one + " " + five + " " + fifteen;
 }
 
+// The vector instruction sets Eigen's packet math was compiled for, from its
+// EIGEN_VECTORIZE_* macros. (Eigen::SimdInstructionSetsInUse() says only
+// "AVX" for an AVX2 + FMA build, so both are printed.)
+std::string eigen_vectorize() {
+  std::string s;
+  const auto add = [&s](bool on, const char* name) {
+    if (!on) return;
+    if (!s.empty()) s += ' ';
+    s += name;
+  };
+#ifdef EIGEN_VECTORIZE_AVX512
+  add(true, "AVX512F");
+#endif
+#ifdef EIGEN_VECTORIZE_AVX2
+  add(true, "AVX2");
+#endif
+#ifdef EIGEN_VECTORIZE_FMA
+  add(true, "FMA");
+#endif
+#ifdef EIGEN_VECTORIZE_AVX
+  add(true, "AVX");
+#endif
+#ifdef EIGEN_VECTORIZE_SSE2
+  add(true, "SSE2");
+#endif
+#ifdef EIGEN_VECTORIZE_NEON
+  add(true, "NEON");
+#endif
+  add(s.empty(), "none (scalar)");
+  return s;
+}
+
 void print_header(int threads) {
   std::printf("\nCPU: %s, %d threads for 'all cores' (ATP_THREADS or one per core); load average "
               "after the run: %s\n",
               cpu_model().c_str(), threads, load_average().c_str());
   std::printf("atp matmul: kernel %s, dispatched at run time (ATP_MATMUL_KERNEL forces one)\n",
               atp::detail::matmul_kernel_description(MatmulKernel::best).c_str());
-  std::printf("Eigen %d.%d.%d: SIMD %s; ", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION,
-              EIGEN_MINOR_VERSION, Eigen::SimdInstructionSetsInUse());
+  std::printf("Eigen %d.%d.%d: vectorised for %s (EIGEN_VECTORIZE_*; SimdInstructionSetsInUse(): %s); ",
+              EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION,
+              eigen_vectorize().c_str(), Eigen::SimdInstructionSetsInUse());
   if (eigen_has_threads())
     std::printf("threads via OpenMP\n");
   else
