@@ -11,6 +11,8 @@
 /// fma order (NUMERICS.md section 2), so the ratio is the price of
 /// determinism.
 ///
+/// One more benchmark, `thread_start_join`, times what a second thread costs
+/// before it computes anything (the parallel matmul starts fresh threads).
 /// The header says what each side ran, read from the build and the CPU, not
 /// written in: our dispatched kernel (ATP_MATMUL_KERNEL can force another)
 /// and Eigen's SIMD instruction sets and threading (OpenMP, if the bench was
@@ -32,6 +34,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>  // isatty
@@ -109,6 +112,15 @@ void bm_eigen(benchmark::State& state, Shape s, bool nt, int threads) {
   set_flops(state, s);
 }
 
+// What a second thread costs before it computes anything: the parallel
+// matmul starts fresh std::threads, so small products stay on one.
+void bm_thread_start(benchmark::State& state) {
+  for (auto _ : state) {
+    std::thread t([] {});
+    t.join();
+  }
+}
+
 // Console output as usual, plus the GFLOP/s of every run, keyed by name, so
 // main() can print ratios measured in this very process.
 class RecordingReporter : public benchmark::ConsoleReporter {
@@ -118,21 +130,21 @@ class RecordingReporter : public benchmark::ConsoleReporter {
 
   std::map<std::string, std::vector<double>> iterations;  // one value per repetition
   std::map<std::string, double> medians;                  // from --benchmark_repetitions
-  std::map<std::string, std::pair<double, double>> ranges;  // min, max over repetitions
+  double thread_start_us = std::nan("");                     // median, or the last repetition
 
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs) {
+      if (!run.error_occurred && run.run_name.function_name == "thread_start_join" &&
+          (run.run_type == Run::RT_Iteration || run.aggregate_name == "median"))
+        thread_start_us = run.GetAdjustedRealTime();  // in the benchmark's unit: microseconds
       const auto it = run.counters.find("FLOP/s");
       if (run.error_occurred || it == run.counters.end()) continue;
       const std::string name = run.run_name.function_name;  // without "/real_time"
       const double g = it->second.value * 1e-9;
-      if (run.run_type == Run::RT_Iteration) {
+      if (run.run_type == Run::RT_Iteration)
         iterations[name].push_back(g);
-        auto [r, fresh] = ranges.try_emplace(name, g, g);
-        if (!fresh) r->second = {std::min(r->second.first, g), std::max(r->second.second, g)};
-      } else if (run.aggregate_name == "median") {
+      else if (run.aggregate_name == "median")
         medians[name] = g;
-      }
     }
     ConsoleReporter::ReportRuns(runs);
   }
@@ -306,6 +318,8 @@ int main(int argc, char** argv) {
           ->Unit(benchmark::kMillisecond)->UseRealTime();
     }
   }
+  benchmark::RegisterBenchmark("thread_start_join", bm_thread_start)
+      ->Unit(benchmark::kMicrosecond)->UseRealTime();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   RecordingReporter reporter;
@@ -313,6 +327,8 @@ int main(int argc, char** argv) {
   benchmark::Shutdown();
 
   print_header(threads);
+  if (!std::isnan(reporter.thread_start_us))
+    std::printf("one std::thread start + join: %.0f us\n", reporter.thread_start_us);
   print_single_thread(reporter);
   if (threads > 1) print_scaling(reporter, threads);
   std::printf("\n");
