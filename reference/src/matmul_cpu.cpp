@@ -32,9 +32,10 @@ using detail::MatmulOptions;
 constexpr int kMaxThreads = 1024;
 
 // Below this many multiply-adds per thread, starting a thread costs more than
-// it saves. 2^25 fmas take ~0.2 ms on one AVX-512 core; waking a second
-// virtual CPU in the VM where bench/README.md was measured costs about as
-// much (on bare metal a thread starts in tens of microseconds).
+// it saves. 2^25 fmas take ~0.4 ms on one AVX-512 core; starting a thread on
+// the other virtual CPU of the VM where bench/README.md was measured took
+// ~0.2 ms (its `thread_start_join` benchmark), and a split product cannot
+// finish before its last thread has started.
 constexpr Index kMinFmasPerThread = Index{1} << 25;
 
 // "(rows, cols)", built with a stream: GCC 12 at -O3 gives a false
@@ -137,8 +138,16 @@ Matrix run(Index M, Index N, Index K, const Matrix& A, const Matrix& B, cpu_gemm
   const cpu_gemm::GemmKernel& kn = resolve_kernel(options.kernel);
   const int parts = parts_for(kn, M, N, K, options);
   Matrix C(M, N);
-  const cpu_gemm::GemmProblem problem{M,      N,   K,        A.data(), A.cols(), B.data(),
-                                      B.cols(), layout, C.data(), N};
+  const cpu_gemm::GemmProblem problem{.M = M,
+                                      .N = N,
+                                      .K = K,
+                                      .A = A.data(),
+                                      .lda = A.cols(),
+                                      .B = B.data(),
+                                      .ldb = B.cols(),
+                                      .layout = layout,
+                                      .C = C.data(),
+                                      .ldc = N};
   cpu_gemm::gemm(kn, problem, parts);
   return C;
 }
