@@ -14,5 +14,6 @@ for chapter in build/chapters/*/atp-ch[0-9][0-9]*; do
   [ -x "$chapter" ] || continue
   case "$chapter" in *-gpu) continue ;; esac   # the GPU halves run under atp-launch / atp-compare
   printf '\n==================== %s (tp=%s) ====================\n\n' "$(basename "$chapter")" "$tp"
-  "$chapter" --tp "$tp" --narrate
+  # Status 77: this tp does not fit the chapter's model (it printed why and the valid tp); go on.
+  "$chapter" --tp "$tp" --narrate || { status=$?; [ "$status" -eq 77 ] || exit "$status"; echo "(skipped at tp=$tp)"; }
 done
