@@ -10,6 +10,7 @@
 #include "atp/sim/layers/qkv_parallel_linear.hpp"
 #include "atp/sim/layers/vocab_parallel_embedding.hpp"
 #include "atp/sim/models/decoder_memory.hpp"
+#include "atp/sim/models/reference_weights.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -38,31 +39,9 @@ std::vector<int> sweep_tps(const sim::DecoderConfig& c) {
   return out;
 }
 
-/// max |a - b| by a plain loop (Eigen's vectorised maxCoeff trips a false GCC 12 warning under AVX-512).
-double max_abs_diff(const Matrix& a, const Matrix& b) {
-  double m = 0.0;
-  for (Eigen::Index i = 0; i < a.size(); ++i)
-    m = std::max(m, std::fabs(static_cast<double>(a.data()[i]) - static_cast<double>(b.data()[i])));
-  return m;
-}
-
 double gib(std::int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0); }
 
 }  // namespace
-
-double top2_margin(const Matrix& logits) {
-  float best = -INFINITY, second = -INFINITY;
-  for (Eigen::Index j = 0; j < logits.cols(); ++j) {
-    const float v = logits(0, j);
-    if (v > best) {
-      second = best;
-      best = v;
-    } else if (v > second) {
-      second = v;
-    }
-  }
-  return static_cast<double>(best) - static_cast<double>(second);
-}
 
 void print_shard_reads(const sim::Checkpoint& checkpoint, const sim::World& world,
                        const sim::PerRank<sim::ReadCounter>& read) {
@@ -199,41 +178,83 @@ void print_memory_tables(const sim::DecoderConfig& c, std::int64_t positions, st
               "   x, h and the all-reduce's gathered inputs are (T, H) on every rank whatever p is.\n\n");
 }
 
+ReferenceRun run_reference(const sim::Checkpoint& checkpoint, const std::vector<std::int64_t>& prompt, int steps) {
+  const atp::DecoderWeightsRef weights = sim::reference_weights(checkpoint);
+  const std::vector<int> ids(prompt.begin(), prompt.end());
+  ReferenceRun run;
+  const std::vector<int> generated = atp::greedy_generate_reference(weights, ids, steps, &run.logits);
+  run.generated.assign(generated.begin(), generated.end());
+  return run;
+}
+
+namespace {
+
+/// One run held against the reference: ids equal, largest error, the tightest step.
+struct AgainstReference {
+  bool same_ids = true;
+  double max_error = 0.0;     // over every step and vocabulary entry
+  double min_ratio = INFINITY;  // smallest top-two gap / error over the steps
+  int min_ratio_step = 0;
+  std::vector<int> close_steps;  // gap <= 2 error: a different id there could be rounding
+};
+
+AgainstReference against(const sim::GenerationResult& r, const ReferenceRun& ref) {
+  AgainstReference a;
+  a.same_ids = r.generated == ref.generated;
+  for (std::size_t k = 0; k < r.steps.size() && k < ref.logits.size(); ++k) {
+    const double err = sim::max_abs_difference(r.steps[k].logits, ref.logits[k]);
+    const double gap = sim::top2_gap(ref.logits[k]);
+    a.max_error = std::max(a.max_error, err);
+    if (gap / err < a.min_ratio) {
+      a.min_ratio = gap / err;
+      a.min_ratio_step = static_cast<int>(k);
+    }
+    if (gap <= 2.0 * err) a.close_steps.push_back(static_cast<int>(k));
+  }
+  return a;
+}
+
+}  // namespace
+
+bool print_reference_check(const sim::GenerationResult& result, const ReferenceRun& reference, int p) {
+  const AgainstReference a = against(result, reference);
+  std::printf("7. Against the float64 dense reference decoder (reference/include/atp/dense_decoder_reference.hpp)\n\n"
+              "   reference generated: %s\n   ids equal to this run's (tp=%d): %s\n"
+              "   largest |logit - float64 logit| over every step and vocabulary entry: %.3g\n"
+              "   tightest step: %d, where the float64 top-two gap is %.0f times that step's error\n",
+              id_line(reference.generated).c_str(), p, a.same_ids ? "yes" : "NO", a.max_error, a.min_ratio_step,
+              a.min_ratio);
+  if (a.close_steps.empty())
+    std::printf("   steps whose top two were within twice the error (where rounding could pick another id): none\n\n");
+  else
+    for (int k : a.close_steps)
+      std::printf("   step %d: the top two are within twice the error; a different id here is rounding\n", k);
+  return a.same_ids;
+}
+
 bool run_tp_sweep(const sim::Checkpoint& checkpoint, const std::vector<std::int64_t>& prompt, int steps,
-                  sim::DecoderOptions options) {
-  const auto tps = sweep_tps(checkpoint.config());
-  std::printf("7. The same prompt at every tp the model admits (%d steps)\n\n", steps);
-  std::vector<sim::GenerationResult> runs;
-  for (int p : tps) {
+                  sim::DecoderOptions options, const ReferenceRun& reference) {
+  std::printf("8. The same prompt at every tp the model admits (%d steps), each against float64\n\n"
+              "   %4s  %-10s  %16s  %22s  %s\n", steps, "tp", "ids = f64", "max |error|", "min gap / error (step)",
+              "close steps");
+  bool all_same = true;
+  for (int p : sweep_tps(checkpoint.config())) {
     sim::World world(p);
     const auto decoder = sim::ParallelDecoder::load(checkpoint, p, options);
     sim::DecoderState state =
         decoder.new_state(sim::generation_positions(static_cast<std::int64_t>(prompt.size()), steps));
-    runs.push_back(sim::greedy_generate(world, decoder, state, prompt, steps));
-    std::printf("   tp=%d  generated: %s\n", p, id_line(runs.back().generated).c_str());
+    const auto run = sim::greedy_generate(world, decoder, state, prompt, steps);
+    const AgainstReference a = against(run, reference);
+    all_same = all_same && a.same_ids;
+    char ratio[64];
+    std::snprintf(ratio, sizeof ratio, "%.0f (%d)", a.min_ratio, a.min_ratio_step);
+    std::printf("   %4d  %-10s  %16.3g  %22s  %zu\n", p, a.same_ids ? "yes" : "NO", a.max_error, ratio,
+                a.close_steps.size());
   }
-  bool same = true;
-  double max_diff = 0.0, min_margin = INFINITY;
-  int margin_step = 0;
-  for (std::size_t i = 0; i < runs.size(); ++i) same = same && runs[i].generated == runs[0].generated;
-  for (std::size_t k = 0; k < runs[0].steps.size(); ++k) {
-    const Matrix& base = runs[0].steps[k].logits;
-    const double m = top2_margin(base);
-    if (m < min_margin) {
-      min_margin = m;
-      margin_step = static_cast<int>(k);
-    }
-    for (std::size_t i = 1; i < runs.size(); ++i)
-      if (k < runs[i].steps.size())
-        max_diff = std::max(max_diff, max_abs_diff(runs[i].steps[k].logits, base));
-  }
-  std::printf("\n   ids identical at every tp: %s\n"
-              "   largest |logit(tp) - logit(tp=1)| over every step and vocabulary entry: %.3g\n"
-              "   smallest gap between the top two logits (tp=1), at step %d: %.3g\n"
-              "   so the argmax is decided with a factor of %.0f to spare: the tps round differently (the\n"
-              "   row-parallel sums and the all-reduce add in other orders) but never by enough to swap the top two.\n\n",
-              same ? "yes" : "NO", max_diff, margin_step, min_margin, max_diff > 0 ? min_margin / max_diff : INFINITY);
-  return same;
+  std::printf("\n   ids identical at every tp and equal to float64: %s. The tps round differently (the row-parallel\n"
+              "   sums and the all-reduce add in other orders), but never by enough to swap the top two.\n\n",
+              all_same ? "yes" : "NO");
+  return all_same;
 }
 
 void print_rope_accuracy() {

@@ -38,16 +38,28 @@ void print_kv_cache_table(const atp::sim::DecoderConfig& config, std::int64_t po
 void print_memory_tables(const atp::sim::DecoderConfig& config, std::int64_t positions,
                          std::int64_t prompt_tokens, const atp::sim::World& world);
 
-/// --all-tp: generates at every p in {1, 2, 4, 8} the model admits; prints the
-/// ids of each, whether they agree, the largest logit difference against
-/// p = 1 and the smallest top-two margin of p = 1's logits. Returns false if the ids differ.
+/// The float64 reference decoder's greedy run on the same prompt: its ids and every step's logits.
+struct ReferenceRun {
+  std::vector<std::int64_t> generated;  ///< one id per step
+  std::vector<atp::MatrixD> logits;     ///< (1, V) per step
+};
+
+/// Runs atp::greedy_generate_reference on the checkpoint's weights.
+ReferenceRun run_reference(const atp::sim::Checkpoint& checkpoint, const std::vector<std::int64_t>& prompt, int steps);
+
+/// Section 7: this run against the float64 reference: ids equal, the largest
+/// logit error, and every step whose top-two gap (float64) is not more than
+/// twice that step's error (where a different id could be rounding, not a bug).
+/// Returns false if the ids differ.
+bool print_reference_check(const atp::sim::GenerationResult& result, const ReferenceRun& reference, int p);
+
+/// --all-tp (section 8): generates at every p in {1, 2, 4, 8} the model admits
+/// and holds each against the reference as section 7 does. Returns false if any ids differ.
 bool run_tp_sweep(const atp::sim::Checkpoint& checkpoint, const std::vector<std::int64_t>& prompt, int steps,
-                  atp::sim::DecoderOptions options);
+                  atp::sim::DecoderOptions options, const ReferenceRun& reference);
 
 /// --rope-accuracy: the table of atp/rotary_accuracy.hpp.
 void print_rope_accuracy();
 
-/// The gap between the largest and the second largest logit of row 0.
-double top2_margin(const atp::Matrix& logits);
 
 }  // namespace atp::ch07

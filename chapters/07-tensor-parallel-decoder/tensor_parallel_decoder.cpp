@@ -7,6 +7,9 @@
 ///       [--steps 24] [--tp 4] [--reduce-order rank-order|ring] [--logits all-gather|gather]
 ///       [--tokenizer tokenizer.bin] [--narrate] [--dump DIR] [--all-tp] [--rope-accuracy]`
 ///
+/// After generating it runs the float64 reference decoder on the same prompt and
+/// compares (section 7): a run whose ids differ from float64 exits with status 1.
+///
 /// Prints `generated: <id> <id> ...` (the new tokens), then the text. A --tp
 /// the model cannot split (3 for 8 heads) exits with status 77 and a message
 /// naming the valid tp, which scripts/tour.sh reports as a skip.
@@ -155,11 +158,17 @@ int main(int argc, char** argv) {
     ch07::print_trace(world, decoder, result, o.steps > 1 ? 1 : 0);
     ch07::print_kv_cache_table(c, positions);
     ch07::print_memory_tables(c, positions, static_cast<std::int64_t>(prompt.size()), world);
-    if (all_tp && !ch07::run_tp_sweep(checkpoint, prompt, o.steps, options)) {
-      std::fprintf(stderr, "error: the generated ids differ between tensor-parallel sizes (see section 7)\n");
+    const ch07::ReferenceRun reference = ch07::run_reference(checkpoint, prompt, o.steps);
+    const bool same = ch07::print_reference_check(result, reference, o.tp);
+    if (all_tp && !ch07::run_tp_sweep(checkpoint, prompt, o.steps, options, reference)) {
+      std::fprintf(stderr, "error: the generated ids differ between tensor-parallel sizes (see section 8)\n");
       return 1;
     }
     if (!o.dump.empty()) write_dump(o, decoder, state, result, world);
+    if (!same) {
+      std::fprintf(stderr, "error: the ids differ from the float64 reference's (see section 7)\n");
+      return 1;
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -21,6 +21,7 @@
 #pragma once
 
 #include "atp/activations.hpp"
+#include "atp/dense_decoder_reference.hpp"
 #include "atp/rotary.hpp"
 
 #include <cstdint>
@@ -28,11 +29,9 @@
 
 namespace atp::sim {
 
-/// The two decoder families of the book.
-enum class DecoderArch : int {
-  Llama,  ///< RMSNorm, rotary positions, grouped-query attention, SwiGLU, no biases
-  GPT     ///< LayerNorm, learned positions, GELU MLP, biases everywhere
-};
+/// The two decoder families of the book: the float64 reference's enum
+/// (dense_decoder_reference.hpp), so both sides name the same definition.
+using DecoderArch = atp::DecoderArch;
 
 /// "llama" or "gpt".
 const char* decoder_arch_name(DecoderArch arch);
