@@ -66,7 +66,7 @@ class Tokenizer {
   std::string description_;
 };
 
-/// `text` with every byte outside printable ASCII written as \xHH, except
+/// `text` with every byte outside printable ASCII written as a backslash, x and two hex digits, except
 /// newlines (kept when keep_newlines, else \n) and tabs: safe for a terminal.
 std::string printable_text(const std::string& text, bool keep_newlines);
 
