@@ -58,6 +58,13 @@ nlohmann::json timeline(const sim::World& world, const sim::GenerationResult& re
   return steps;
 }
 
+/// The prompt as text: after BOS when it starts with one (llama2.c's decode strips a leading space there).
+std::string prompt_text(const sim::Tokenizer& tokenizer, const std::vector<std::int64_t>& prompt, bool newlines) {
+  const bool bos = prompt.front() == sim::kBosId;
+  const std::vector<std::int64_t> rest(prompt.begin() + (bos ? 1 : 0), prompt.end());
+  return sim::printable_text(tokenizer.decode(rest, bos ? sim::kBosId : -1), newlines);
+}
+
 void write_dump(const ch07::RunOptions& o, const sim::ParallelDecoder& decoder, const sim::DecoderState& state,
                 const sim::GenerationResult& result, const sim::World& world) {
   const sim::DecoderConfig& c = decoder.config();
@@ -132,12 +139,8 @@ int main(int argc, char** argv) {
 
     std::printf("3. Greedy generation: a prefill of the %zu prompt tokens, then one token per step\n\n"
                 "   prompt ids: %s  (%s)\n\n   %4s  %8s  %9s  %6s  %-6s\n",
-                prompt.size(), ch07::id_line(prompt).c_str(),
-                sim::printable_text(tokenizer.decode(std::vector<std::int64_t>(prompt.begin() + 1, prompt.end()),
-                                                     prompt.front()),
-                                    false)
-                    .c_str(),
-                "step", "position", "tokens in", "token", "text");
+                prompt.size(), ch07::id_line(prompt).c_str(), prompt_text(tokenizer, prompt, false).c_str(), "step",
+                "position", "tokens in", "token", "text");
     std::int64_t prev = prompt.back();
     const sim::GenerationResult result = sim::greedy_generate(
         world, decoder, state, prompt, o.steps, [&](const sim::GenerationStep& s) {
@@ -148,11 +151,7 @@ int main(int argc, char** argv) {
           prev = s.token;
         });
     std::printf("\ngenerated: %s\n", ch07::id_line(result.generated).c_str());
-    std::printf("text: %s%s\n\n",
-                sim::printable_text(tokenizer.decode(std::vector<std::int64_t>(prompt.begin() + 1, prompt.end()),
-                                                     prompt.front()),
-                                    true)
-                    .c_str(),
+    std::printf("text: %s%s\n\n", prompt_text(tokenizer, prompt, true).c_str(),
                 sim::printable_text(tokenizer.decode(result.generated, prompt.back()), true).c_str());
 
     ch07::print_trace(world, decoder, result, o.steps > 1 ? 1 : 0);
