@@ -8,6 +8,7 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++           # build
+  clang-14 libclang-rt-14-dev     # the fuzz preset: clang++ and libFuzzer
   libeigen3-dev                   # the simulator's tensors
   doctest-dev                     # tests
   libcli11-dev                    # chapter command lines

@@ -246,7 +246,7 @@ TEST_CASE("golden: malformed golden files are refused with the file and the prob
   CHECK_THROWS_WITH_AS(sim::read_golden(f), doctest::Contains("two entries for chapter=1 p=2"),
                        std::invalid_argument);
   write("{not json");
-  CHECK_THROWS_AS(sim::read_golden(f), std::runtime_error);
+  CHECK_THROWS_WITH_AS(sim::read_golden(f), doctest::Contains("not valid JSON"), std::invalid_argument);
   CHECK_THROWS_AS(sim::golden_path(work.path, 100), std::invalid_argument);
   CHECK(sim::golden_path(work.path, 1).filename() == "ch01.json");
 }

@@ -138,14 +138,12 @@ int run_python(const fs::path& script, const std::string& args, std::string& out
   return rc;
 }
 
-// ctest runs from the source dir; walk up so a manual run from build-*/tests works too.
-fs::path repo_root() {
-  for (fs::path p = fs::current_path(); !p.empty(); p = p.parent_path()) {
-    if (fs::exists(p / "notebooks" / "atp_dump.py")) return p;
-    if (p == p.parent_path()) break;
-  }
-  return {};
-}
+// The notebooks folder of the source tree this test was configured from
+// (tests/CMakeLists.txt), so the test runs the same from any working directory.
+#ifndef ATP_NOTEBOOKS_DIR
+#error "ATP_NOTEBOOKS_DIR must name the source tree's notebooks/ folder"
+#endif
+fs::path notebooks_dir() { return fs::path(ATP_NOTEBOOKS_DIR); }
 
 std::string hex_list(const Matrix& m) {
   std::ostringstream s;
@@ -309,7 +307,8 @@ TEST_CASE("Dumper writes a manifest whose entries and digests match the files") 
   std::ifstream f(dir.path / "manifest.json");
   const auto j = nlohmann::ordered_json::parse(f);
   CHECK(j["format"] == "atp-dump");
-  CHECK(j["version"] == 1);
+  CHECK(j["version"] == 2);
+  CHECK(j["complete"] == true);
   CHECK(j["config"]["strategy"] == "column");
   CHECK(j["config"]["p"] == 2);
   const auto& t = j["tensors"];
@@ -386,11 +385,12 @@ TEST_CASE("Dumper rejects bad names, duplicates, bad ranks, and a file in place 
                                       {"plain_file", "not a directory"});
 }
 
-TEST_CASE("Dumper output is deterministic and the destructor writes the manifest") {
+TEST_CASE("Dumper output is deterministic; without finish() the manifest says incomplete and is refused") {
   TempDir a, b;
   write_sample_dump(a.path);
   {
-    // No finish(): the destructor must still leave a complete dump.
+    // No finish() (as when an exception unwinds a run): the destructor lists
+    // what was written but marks the dump incomplete.
     atp::sim::Dumper d(b.path, {{"chapter", 2}, {"p", 2}, {"seed", 7}, {"strategy", "column"}, {"eps", 1e-5}});
     d.add("x", counting(4, 3), "input");
     d.add("W", counting(6, 3), "weight");
@@ -405,8 +405,17 @@ TEST_CASE("Dumper output is deterministic and the destructor writes the manifest
   for (const auto& name : files) {
     INFO("file " << name);
     REQUIRE(fs::exists(b.path / name));
-    CHECK(file_bytes(a.path / name) == file_bytes(b.path / name));
+    if (name != "manifest.json") CHECK(file_bytes(a.path / name) == file_bytes(b.path / name));
   }
+  // Same entries, one flag apart, and the loader refuses the unfinished one.
+  std::string unfinished = file_bytes(b.path / "manifest.json");
+  const std::string no = "\"complete\": false";
+  const auto flag = unfinished.find(no);
+  REQUIRE(flag != std::string::npos);
+  unfinished.replace(flag, no.size(), "\"complete\": true");
+  CHECK(unfinished == file_bytes(a.path / "manifest.json"));
+  expect_error<std::invalid_argument>([&] { (void)atp::sim::load_manifest(b.path); }, {"incomplete"});
+  expect_error<std::invalid_argument>([&] { (void)atp::sim::load_tensor(b.path, "x"); }, {"incomplete"});
 }
 
 TEST_CASE("real NumPy reads write_npy files and writes the same bytes") {
@@ -449,8 +458,8 @@ TEST_CASE("notebooks/atp_dump.py loads and verifies a dump") {
     MESSAGE("ATP-SKIP: /usr/bin/python3 with numpy not found; atp_dump.py not exercised");
     return;
   }
-  const fs::path root = repo_root();
-  REQUIRE_MESSAGE(!root.empty(), "notebooks/atp_dump.py not found above " << fs::current_path());
+  const fs::path notebooks = notebooks_dir();
+  REQUIRE_MESSAGE(fs::exists(notebooks / "atp_dump.py"), "atp_dump.py not found in " << notebooks);
   TempDir dir;
   const fs::path dump = dir.path / "dump";
   write_sample_dump(dump);
@@ -477,12 +486,12 @@ TEST_CASE("notebooks/atp_dump.py loads and verifies a dump") {
                     "    raise SystemExit('corrupt W.npy was not detected')\n"
                     "print('ok')\n");
   std::string out;
-  const int rc = run_python(script, quoted(root / "notebooks") + " " + quoted(dump), out);
+  const int rc = run_python(script, quoted(notebooks) + " " + quoted(dump), out);
   INFO("python output:\n" << out);
   CHECK(rc == 0);
   // The __main__ summary runs on a clean dump.
   write_sample_dump(dir.path / "dump2");
-  const std::string cmd = "/usr/bin/python3 " + quoted(root / "notebooks" / "atp_dump.py") + " " +
+  const std::string cmd = "/usr/bin/python3 " + quoted(notebooks / "atp_dump.py") + " " +
                           quoted(dir.path / "dump2") + " >" + quoted(dir.path / "summary.txt") + " 2>&1";
   CHECK(std::system(cmd.c_str()) == 0);
   const std::string summary = file_bytes(dir.path / "summary.txt");

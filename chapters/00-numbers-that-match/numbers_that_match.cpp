@@ -15,10 +15,9 @@
 #include "atp/accuracy.hpp"
 #include "atp/numerics.hpp"
 #include "atp/rng.hpp"
+#include "atp/sim/cli.hpp"
 #include "atp/sim/dump.hpp"
 #include "atp/ulp.hpp"
-
-#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -279,13 +278,14 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 2026;
   bool narrate = false;
   std::string dump_dir;
-  app.add_option("--tp", tp, "number of ranks the sum is split over")->check(CLI::Range(1, 1024));
-  app.add_option("--n", n, "length of the vector")->check(CLI::Range(1, 1 << 20));
-  app.add_option("--seed", seed, "seed of the counter-based generator");
-  app.add_option("--samples", samples, "inputs in the exp sweep")->check(CLI::Range(1, 1 << 26));
-  app.add_flag("--narrate", narrate, "print what each rank holds");
-  app.add_option("--dump", dump_dir, "write the tensors as .npy plus manifest.json into this folder");
-  CLI11_PARSE(app, argc, argv);
+  namespace cli = atp::sim::cli;
+  cli::add_tp(app, tp, 1024, "number of ranks the sum is split over");
+  cli::add_integer(app, "--n", n, 1, 1 << 20, "length of the vector");
+  cli::add_seed(app, seed);
+  cli::add_integer(app, "--samples", samples, 1, 1 << 26, "inputs in the exp sweep");
+  cli::add_narrate(app, narrate, "print what each rank holds");
+  cli::add_dump(app, dump_dir, "write the tensors as .npy plus manifest.json into this folder");
+  if (const auto rc = cli::parse(app, argc, argv)) return *rc;
 
   try {
     std::printf("Chapter 0: numbers that match (tp=%d, n=%d, seed=%llu)\n\n", tp, n,

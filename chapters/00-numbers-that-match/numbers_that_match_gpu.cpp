@@ -21,10 +21,9 @@
 #include "atp/cuda/ops.hpp"
 #include "atp/numerics.hpp"
 #include "atp/rng.hpp"
+#include "atp/sim/cli.hpp"
 #include "atp/sim/dump.hpp"
 #include "atp/ulp.hpp"
-
-#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -123,13 +122,13 @@ int main(int argc, char** argv) {
   int tp = 4, n = 1000, points = 1 << 20;
   std::uint64_t seed = 2026;
   std::string dump_dir;
-  app.add_option("--tp", tp, "recorded in the dump's config (the CPU chapter splits its sum over tp ranks)")
-      ->check(CLI::Range(1, 1024));
-  app.add_option("--n", n, "length of the vector")->check(CLI::Range(1, 1 << 20));
-  app.add_option("--seed", seed, "seed of the counter-based generator");
-  app.add_option("--points", points, "inputs in each dense sweep")->check(CLI::Range(2, 1 << 26));
-  app.add_option("--dump", dump_dir, "write the shared tensors as .npy plus manifest.json into this folder");
-  CLI11_PARSE(app, argc, argv);
+  namespace cli = atp::sim::cli;
+  cli::add_tp(app, tp, 1024, "recorded in the dump's config (the CPU chapter splits its sum over tp ranks)");
+  cli::add_integer(app, "--n", n, 1, 1 << 20, "length of the vector");
+  cli::add_seed(app, seed);
+  cli::add_integer(app, "--points", points, 2, 1 << 26, "inputs in each dense sweep");
+  cli::add_dump(app, dump_dir, "write the shared tensors as .npy plus manifest.json into this folder");
+  if (const auto rc = cli::parse(app, argc, argv)) return *rc;
 
   try {
     std::printf("Chapter 0 (GPU): the book's functions on the device, %d evenly spaced inputs each\n\n", points);

@@ -11,14 +11,14 @@
 #include "atp/rng.hpp"
 #include "atp/sim/alpha_beta.hpp"
 #include "atp/sim/bandwidth.hpp"
+#include "atp/sim/cli.hpp"
 #include "atp/sim/collectives.hpp"
 #include "atp/sim/dump.hpp"
+#include "atp/sim/memory_budget.hpp"
 #include "atp/sim/narrate.hpp"
 #include "atp/sim/ring_schedule.hpp"
 #include "atp/sim/world.hpp"
 #include "atp/ulp.hpp"
-
-#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -176,6 +176,15 @@ void time_model() {
               "   A model, not a measurement: no channels, protocols, contention or kernel time.\n\n");
 }
 
+/// The largest tensors of a run, for sim::require_memory (memory_budget.hpp):
+/// the all-gathers hand each of p ranks all p blocks.
+sim::MemoryEstimate memory_needed(int p, int rows, int cols) {
+  sim::MemoryEstimate need;
+  need.add("all-gather results: p ranks x (p R, C)", {p, p, rows, cols});
+  need.add("inputs, sums, ring buffers and gathers: about 8 (R, C) per rank", {p, rows, cols}, 8);
+  return need;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -184,15 +193,17 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 2026;
   bool narrate = false;
   std::string dump_dir;
-  app.add_option("--tp", tp, "number of ranks p")->check(CLI::Range(1, 64));
-  app.add_option("--rows", rows, "rows R of each rank's matrix")->check(CLI::Range(1, 4096));
-  app.add_option("--cols", cols, "columns C of each rank's matrix")->check(CLI::Range(1, 4096));
-  app.add_option("--seed", seed, "seed of the counter-based generator");
-  app.add_flag("--narrate", narrate, "print what every rank holds at every step");
-  app.add_option("--dump", dump_dir, "write every tensor as .npy plus manifest.json into this folder");
-  CLI11_PARSE(app, argc, argv);
+  namespace cli = atp::sim::cli;
+  cli::add_tp(app, tp, 64, "number of ranks p");
+  cli::add_integer(app, "--rows", rows, 1, 4096, "rows R of each rank's matrix");
+  cli::add_integer(app, "--cols", cols, 1, 4096, "columns C of each rank's matrix");
+  cli::add_seed(app, seed);
+  cli::add_narrate(app, narrate);
+  cli::add_dump(app, dump_dir, "write every tensor as .npy plus manifest.json into this folder");
+  if (const auto rc = cli::parse(app, argc, argv)) return *rc;
 
   try {
+    sim::require_memory(memory_needed(tp, rows, cols), "this configuration");  // before anything big is built
     std::printf("Chapter 1: ranks and collectives (p=%d, each rank holds %s, seed=%llu)\n\n", tp,
                 atp::shape_string(rows, cols).c_str(), static_cast<unsigned long long>(seed));
     sim::World world(tp);

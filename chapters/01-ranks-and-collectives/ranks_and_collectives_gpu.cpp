@@ -31,9 +31,9 @@
 #include "atp/cuda/worker.hpp"
 #include "atp/rng.hpp"
 #include "atp/sim/bandwidth.hpp"
+#include "atp/sim/cli.hpp"
 #include "atp/sim/dump.hpp"
-
-#include <CLI/CLI.hpp>
+#include "atp/sim/memory_budget.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -131,6 +131,14 @@ void bench(cu::Communicator& comm) {
   }
 }
 
+/// This rank's largest host tensors, for sim::require_memory (memory_budget.hpp):
+/// the all-gather results (p R, C) and the inputs it recomputes for every rank.
+sim::MemoryEstimate memory_needed(int p, int rows, int cols) {
+  sim::MemoryEstimate need;
+  need.add("gathered results and every rank's inputs (p R, C) on this rank", {p, rows, cols}, 8);
+  return need;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -139,17 +147,18 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 2026;
   bool run_bench = false;
   std::string dump_dir;
-  app.add_option("--tp", tp, "expected number of ranks p (checked against atp-launch's; default: whatever it is)")
-      ->check(CLI::Range(1, 64));
-  app.add_option("--rows", rows, "rows R of each rank's matrix")->check(CLI::Range(1, 4096));
-  app.add_option("--cols", cols, "columns C of each rank's matrix")->check(CLI::Range(1, 4096));
-  app.add_option("--seed", seed, "seed of the counter-based generator");
-  app.add_option("--dump", dump_dir, "write this rank's tensors into DIR/rank<r>/ (.npy plus manifest.json)");
-  app.add_flag("--bench", run_bench, "print an nccl-tests style table of the all-reduce forms");
-  CLI11_PARSE(app, argc, argv);
+  namespace cli = atp::sim::cli;
+  cli::add_tp(app, tp, 64, "expected number of ranks p (checked against atp-launch's)", "the p atp-launch started");
+  cli::add_integer(app, "--rows", rows, 1, 4096, "rows R of each rank's matrix");
+  cli::add_integer(app, "--cols", cols, 1, 4096, "columns C of each rank's matrix");
+  cli::add_seed(app, seed);
+  cli::add_dump(app, dump_dir, "write this rank's tensors into DIR/rank<r>/ (.npy plus manifest.json)");
+  cli::add_flag(app, "--bench", run_bench, "print an nccl-tests style table of the all-reduce forms");
+  if (const auto rc = cli::parse(app, argc, argv)) return *rc;
 
   int rank = -1;
   try {
+    sim::require_memory(memory_needed(tp == 0 ? 1 : tp, rows, cols), "this configuration");  // before anything big is built
     cu::Communicator comm = cu::join_world(tp);
     rank = comm.rank();
     const int p = comm.world_size();

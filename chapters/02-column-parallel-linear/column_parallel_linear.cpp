@@ -23,14 +23,14 @@
 #include "atp/linear_problem.hpp"
 #include "atp/matmul_cpu.hpp"
 #include "atp/rng.hpp"
+#include "atp/sim/cli.hpp"
 #include "atp/sim/dump.hpp"
 #include "atp/sim/layers/column_parallel_linear.hpp"
+#include "atp/sim/memory_budget.hpp"
 #include "atp/sim/narrate.hpp"
 #include "atp/sim/sharding.hpp"
 #include "atp/sim/world.hpp"
 #include "atp/ulp.hpp"
-
-#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -64,6 +64,18 @@ void print_split(int p, int tokens, int in, int out) {
       tokens, in);
 }
 
+/// The largest tensors of a run, for sim::require_memory (memory_budget.hpp).
+sim::MemoryEstimate memory_needed(int p, int tokens, int in, int out, bool gather_output) {
+  sim::MemoryEstimate need;
+  need.add("W (out, in) and its shards", {out, in}, 2);
+  need.add("x on every rank (T, in)", {p + 1, tokens, in});
+  if (gather_output)
+    need.add("y gathered on every rank (T, out), twice", {2 * p + 2, tokens, out});
+  else
+    need.add("y_r, the dense y and its slices (T, out)", {tokens, out}, 4);
+  return need;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,17 +84,19 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 2026;
   bool narrate = false, gather_output = false;
   std::string dump_dir;
-  app.add_option("--tp", tp, "number of ranks p (must divide --out)")->check(CLI::Range(1, 64));
-  app.add_option("--tokens", tokens, "tokens T (rows of x)")->check(CLI::Range(1, 4096));
-  app.add_option("--in", in, "input features")->check(CLI::Range(1, 16384));
-  app.add_option("--out", out, "output features")->check(CLI::Range(1, 16384));
-  app.add_option("--seed", seed, "seed of the counter-based generator");
-  app.add_flag("--gather-output", gather_output, "all-gather the outputs so every rank holds (T, out)");
-  app.add_flag("--narrate", narrate, "print what every rank holds at every step");
-  app.add_option("--dump", dump_dir, "write every tensor as .npy plus manifest.json into this folder");
-  CLI11_PARSE(app, argc, argv);
+  namespace cli = sim::cli;
+  cli::add_tp(app, tp, 64, "number of ranks p (must divide --out)");
+  cli::add_integer(app, "--tokens", tokens, 1, 4096, "tokens T (rows of x)");
+  cli::add_integer(app, "--in", in, 1, 16384, "input features");
+  cli::add_integer(app, "--out", out, 1, 16384, "output features");
+  cli::add_seed(app, seed);
+  cli::add_flag(app, "--gather-output", gather_output, "all-gather the outputs so every rank holds (T, out)");
+  cli::add_narrate(app, narrate);
+  cli::add_dump(app, dump_dir, "write every tensor as .npy plus manifest.json into this folder");
+  if (const auto rc = cli::parse(app, argc, argv)) return *rc;
 
   try {
+    sim::require_memory(memory_needed(tp, tokens, in, out, gather_output), "this configuration");  // before anything big is built
     std::printf("Chapter 2: ColumnParallelLinear (p=%d, T=%d, in=%d, out=%d, seed=%llu%s)\n\n", tp, tokens, in, out,
                 static_cast<unsigned long long>(seed), gather_output ? ", gather_output" : "");
     const Problem pr = make_problem(tokens, in, out, seed);

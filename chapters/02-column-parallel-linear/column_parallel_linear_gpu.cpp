@@ -17,9 +17,9 @@
 #include "atp/cuda/worker.hpp"
 #include "atp/linear_problem.hpp"
 #include "atp/rng.hpp"
+#include "atp/sim/cli.hpp"
 #include "atp/sim/dump.hpp"
-
-#include <CLI/CLI.hpp>
+#include "atp/sim/memory_budget.hpp"
 
 #include <cstdio>
 #include <memory>
@@ -29,23 +29,37 @@ namespace cu = atp::cuda;
 namespace sim = atp::sim;
 using atp::Matrix;
 
+namespace {
+
+/// This rank's largest host tensors, for sim::require_memory (memory_budget.hpp).
+sim::MemoryEstimate memory_needed(int tokens, int in, int out) {
+  sim::MemoryEstimate need;
+  need.add("W (out, in), its shard and the device round trip", {out, in}, 3);
+  need.add("x (T, in), y and the dense y (T, out)", {tokens, in + 3 * out});
+  return need;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"Chapter 2, GPU half: one rank of ColumnParallelLinear (run under atp-launch)."};
   int tp = 0, tokens = 4, in = 12, out = 24;
   std::uint64_t seed = 2026;
   bool gather_output = false;
   std::string dump_dir;
-  app.add_option("--tp", tp, "expected number of ranks p (checked against atp-launch's)")->check(CLI::Range(1, 64));
-  app.add_option("--tokens", tokens, "tokens T (rows of x)")->check(CLI::Range(1, 4096));
-  app.add_option("--in", in, "input features")->check(CLI::Range(1, 16384));
-  app.add_option("--out", out, "output features")->check(CLI::Range(1, 16384));
-  app.add_option("--seed", seed, "seed of the counter-based generator");
-  app.add_flag("--gather-output", gather_output, "all-gather the outputs so every rank holds (T, out)");
-  app.add_option("--dump", dump_dir, "write this rank's tensors into DIR/rank<r>/ (.npy plus manifest.json)");
-  CLI11_PARSE(app, argc, argv);
+  namespace cli = atp::sim::cli;
+  cli::add_tp(app, tp, 64, "expected number of ranks p (checked against atp-launch's)", "the p atp-launch started");
+  cli::add_integer(app, "--tokens", tokens, 1, 4096, "tokens T (rows of x)");
+  cli::add_integer(app, "--in", in, 1, 16384, "input features");
+  cli::add_integer(app, "--out", out, 1, 16384, "output features");
+  cli::add_seed(app, seed);
+  cli::add_flag(app, "--gather-output", gather_output, "all-gather the outputs so every rank holds (T, out)");
+  cli::add_dump(app, dump_dir, "write this rank's tensors into DIR/rank<r>/ (.npy plus manifest.json)");
+  if (const auto rc = cli::parse(app, argc, argv)) return *rc;
 
   int rank = -1;
   try {
+    sim::require_memory(memory_needed(tokens, in, out), "this configuration");  // before anything big is built
     cu::Communicator comm = cu::join_world(tp);
     rank = comm.rank();
     const int p = comm.world_size();

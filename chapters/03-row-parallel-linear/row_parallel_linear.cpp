@@ -26,15 +26,15 @@
 #include "atp/linear_problem.hpp"
 #include "atp/matmul_cpu.hpp"
 #include "atp/rng.hpp"
+#include "atp/sim/cli.hpp"
 #include "atp/sim/collectives.hpp"
 #include "atp/sim/dump.hpp"
 #include "atp/sim/layers/row_parallel_linear.hpp"
+#include "atp/sim/memory_budget.hpp"
 #include "atp/sim/narrate.hpp"
 #include "atp/sim/sharding.hpp"
 #include "atp/sim/world.hpp"
 #include "atp/ulp.hpp"
-
-#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <array>
@@ -184,6 +184,16 @@ void experiment_seeds() {
               "   though a single element or seed can go either way.\n\n");
 }
 
+/// The largest tensors of a run, for sim::require_memory (memory_budget.hpp).
+sim::MemoryEstimate memory_needed(int p, int tokens, int in, int out) {
+  sim::MemoryEstimate need;
+  need.add("W (out, in) and its shards", {out, in}, 2);
+  need.add("x and its column blocks (T, in)", {tokens, in}, 2);
+  need.add("partial sums and all-reduce buffers: p ranks x (T, out)", {p, tokens, out}, 8);
+  need.add("the dense y and the float64 reference (T, out)", {tokens, out}, 4, 8);
+  return need;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -192,18 +202,21 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 2026;
   bool narrate = false;
   std::string dump_dir, order_name = "rank-order", placement_name = "after-reduce";
-  app.add_option("--tp", tp, "number of ranks p (must divide --in)")->check(CLI::Range(1, 64));
-  app.add_option("--tokens", tokens, "tokens T (rows of x)")->check(CLI::Range(1, 4096));
-  app.add_option("--in", in, "input features")->check(CLI::Range(1, 16384));
-  app.add_option("--out", out, "output features")->check(CLI::Range(1, 16384));
-  app.add_option("--seed", seed, "seed of the counter-based generator");
-  app.add_option("--order", order_name, "all-reduce order: rank-order or ring");
-  app.add_option("--bias-placement", placement_name, "after-reduce (Megatron-LM) or rank0-before-reduce (vLLM)");
-  app.add_flag("--narrate", narrate, "print what every rank holds at every step");
-  app.add_option("--dump", dump_dir, "write every tensor as .npy plus manifest.json into this folder");
-  CLI11_PARSE(app, argc, argv);
+  namespace cli = atp::sim::cli;
+  cli::add_tp(app, tp, 64, "number of ranks p (must divide --in)");
+  cli::add_integer(app, "--tokens", tokens, 1, 4096, "tokens T (rows of x)");
+  cli::add_integer(app, "--in", in, 1, 16384, "input features");
+  cli::add_integer(app, "--out", out, 1, 16384, "output features");
+  cli::add_seed(app, seed);
+  cli::add_choice(app, "--order", order_name, {"rank-order", "ring"}, "all-reduce order");
+  cli::add_choice(app, "--bias-placement", placement_name, {"after-reduce", "rank0-before-reduce"},
+                  "after-reduce (Megatron-LM) or rank0-before-reduce (vLLM)");
+  cli::add_narrate(app, narrate);
+  cli::add_dump(app, dump_dir, "write every tensor as .npy plus manifest.json into this folder");
+  if (const auto rc = cli::parse(app, argc, argv)) return *rc;
 
   try {
+    sim::require_memory(memory_needed(tp, tokens, in, out), "this configuration");  // before anything big is built
     const sim::ReduceOrder order = sim::parse_reduce_order(order_name);
     const sim::BiasPlacement placement = sim::parse_bias_placement(placement_name);
     std::printf("Chapter 3: RowParallelLinear (p=%d, T=%d, in=%d, out=%d, seed=%llu, %s all-reduce, bias %s)\n\n", tp,

@@ -21,10 +21,10 @@
 #include "atp/cuda/worker.hpp"
 #include "atp/linear_problem.hpp"
 #include "atp/rng.hpp"
+#include "atp/sim/cli.hpp"
 #include "atp/sim/dump.hpp"
+#include "atp/sim/memory_budget.hpp"
 #include "atp/sim/sharding.hpp"
-
-#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <memory>
@@ -34,23 +34,38 @@ namespace cu = atp::cuda;
 namespace sim = atp::sim;
 using atp::Matrix;
 
+namespace {
+
+/// This rank's largest host tensors, for sim::require_memory (memory_budget.hpp).
+sim::MemoryEstimate memory_needed(int tokens, int in, int out) {
+  sim::MemoryEstimate need;
+  need.add("W (out, in), its shard and the device round trip", {out, in}, 3);
+  need.add("x (T, in), partial sums, y and the dense y (T, out)", {tokens, in + 4 * out});
+  return need;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"Chapter 3, GPU half: one rank of RowParallelLinear (run under atp-launch)."};
   int tp = 0, tokens = 4, in = 24, out = 8;
   std::uint64_t seed = 2026;
   std::string dump_dir, form_name = "rank-order", placement_name = "after-reduce";
-  app.add_option("--tp", tp, "expected number of ranks p (checked against atp-launch's)")->check(CLI::Range(1, 64));
-  app.add_option("--tokens", tokens, "tokens T (rows of x)")->check(CLI::Range(1, 4096));
-  app.add_option("--in", in, "input features")->check(CLI::Range(1, 16384));
-  app.add_option("--out", out, "output features")->check(CLI::Range(1, 16384));
-  app.add_option("--seed", seed, "seed of the counter-based generator");
-  app.add_option("--form", form_name, "all-reduce: rank-order, ring or native");
-  app.add_option("--bias-placement", placement_name, "after-reduce (Megatron-LM) or rank0-before-reduce (vLLM)");
-  app.add_option("--dump", dump_dir, "write this rank's tensors into DIR/rank<r>/ (.npy plus manifest.json)");
-  CLI11_PARSE(app, argc, argv);
+  namespace cli = atp::sim::cli;
+  cli::add_tp(app, tp, 64, "expected number of ranks p (checked against atp-launch's)", "the p atp-launch started");
+  cli::add_integer(app, "--tokens", tokens, 1, 4096, "tokens T (rows of x)");
+  cli::add_integer(app, "--in", in, 1, 16384, "input features");
+  cli::add_integer(app, "--out", out, 1, 16384, "output features");
+  cli::add_seed(app, seed);
+  cli::add_choice(app, "--form", form_name, {"rank-order", "ring", "native"}, "all-reduce form");
+  cli::add_choice(app, "--bias-placement", placement_name, {"after-reduce", "rank0-before-reduce"},
+                  "after-reduce (Megatron-LM) or rank0-before-reduce (vLLM)");
+  cli::add_dump(app, dump_dir, "write this rank's tensors into DIR/rank<r>/ (.npy plus manifest.json)");
+  if (const auto rc = cli::parse(app, argc, argv)) return *rc;
 
   int rank = -1;
   try {
+    sim::require_memory(memory_needed(tokens, in, out), "this configuration");  // before anything big is built
     const cu::AllReduceForm form = cu::parse_all_reduce_form(form_name);
     const sim::BiasPlacement placement = sim::parse_bias_placement(placement_name);
     cu::Communicator comm = cu::join_world(tp);

@@ -27,6 +27,7 @@
 #include "atp/activations.hpp"
 #include "atp/dense_reference.hpp"
 #include "atp/matmul_cpu.hpp"
+#include "atp/sim/cli.hpp"
 #include "atp/sim/collectives.hpp"
 #include "atp/sim/compute.hpp"
 #include "atp/sim/dump.hpp"
@@ -34,12 +35,11 @@
 #include "atp/sim/layers/parallel_mlp.hpp"
 #include "atp/sim/layers/row_parallel_linear.hpp"
 #include "atp/sim/layers/tp_divide.hpp"
+#include "atp/sim/memory_budget.hpp"
 #include "atp/sim/narrate.hpp"
 #include "atp/sim/sharding.hpp"
 #include "atp/sim/world.hpp"
 #include "atp/ulp.hpp"
-
-#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -310,6 +310,17 @@ void gate_up_pairing(const Run& run) {
   std::printf("   and silu(first half) * (second half) on such a shard is wrong by up to %.4f.\n\n", err);
 }
 
+/// The largest tensors of a run, for sim::require_memory (memory_budget.hpp):
+/// the weights are held as masters, shards, the merged gate/up and again by
+/// the "other way round" experiment.
+sim::MemoryEstimate memory_needed(int p, int T, int H, int I, bool gated) {
+  sim::MemoryEstimate need;
+  need.add("weights (I, H): masters, shards, merged and rearranged copies", {gated ? 3 : 2, I, H}, 4);
+  need.add("intermediates (T, I), float32 and float64", {T, I}, 8, 8);
+  need.add("inputs, partial sums and all-reduce buffers: p ranks x (T, H)", {p, T, H}, 8);
+  return need;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -318,18 +329,21 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 2026;
   bool narrate = false;
   std::string dump_dir, mlp = "gelu", gelu = "tanh";
-  app.add_option("--tp", run.p, "number of ranks p")->check(CLI::Range(1, 64));
-  app.add_option("--tokens", run.T, "tokens T")->check(CLI::Range(1, 4096));
-  app.add_option("--hidden", run.H, "hidden size H")->check(CLI::Range(1, 8192));
-  app.add_option("--intermediate", run.I, "intermediate size I (p must divide it)")->check(CLI::Range(1, 32768));
-  app.add_option("--mlp", mlp, "gelu (ViT, CLIP, GPT) or swiglu (Llama)")->check(CLI::IsMember({"gelu", "swiglu"}));
-  app.add_option("--gelu", gelu, "GELU form: tanh or erf")->check(CLI::IsMember({"tanh", "erf"}));
-  app.add_option("--seed", seed, "seed of the counter-based generator");
-  app.add_flag("--narrate", narrate, "print what every rank holds at every step");
-  app.add_option("--dump", dump_dir, "write every tensor as .npy plus manifest.json into this folder");
-  CLI11_PARSE(app, argc, argv);
+  namespace cli = atp::sim::cli;
+  cli::add_tp(app, run.p, 64, "number of ranks p");
+  cli::add_integer(app, "--tokens", run.T, 1, 4096, "tokens T");
+  cli::add_integer(app, "--hidden", run.H, 1, 8192, "hidden size H");
+  cli::add_integer(app, "--intermediate", run.I, 1, 32768, "intermediate size I (p must divide it)");
+  cli::add_choice(app, "--mlp", mlp, {"gelu", "swiglu"}, "gelu (ViT, CLIP, GPT) or swiglu (Llama)");
+  cli::add_choice(app, "--gelu", gelu, {"tanh", "erf"}, "GELU form");
+  cli::add_seed(app, seed);
+  cli::add_narrate(app, narrate);
+  cli::add_dump(app, dump_dir, "write every tensor as .npy plus manifest.json into this folder");
+  if (const auto rc = cli::parse(app, argc, argv)) return *rc;
 
   try {
+    sim::require_memory(memory_needed(run.p, run.T, run.H, run.I, mlp == "swiglu"),
+                        "this configuration");  // before anything big is built
     run.gated = mlp == "swiglu";
     run.gelu = atp::parse_gelu_form(gelu);
     sim::tp_divide(run.I, run.p, "intermediate size");

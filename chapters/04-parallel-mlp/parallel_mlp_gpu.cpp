@@ -27,10 +27,10 @@
 #include "atp/cuda/device_buffer.hpp"
 #include "atp/cuda/layers/parallel_mlp.hpp"
 #include "atp/cuda/worker.hpp"
+#include "atp/sim/cli.hpp"
 #include "atp/sim/dump.hpp"
 #include "atp/sim/layers/tp_divide.hpp"
-
-#include <CLI/CLI.hpp>
+#include "atp/sim/memory_budget.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -43,24 +43,37 @@ namespace cu = atp::cuda;
 namespace sim = atp::sim;
 using atp::Matrix;
 
+namespace {
+
+/// This rank's largest host tensors, for sim::require_memory (memory_budget.hpp).
+sim::MemoryEstimate memory_needed(int T, int H, int I, bool gated) {
+  sim::MemoryEstimate need;
+  need.add("weights (I, H): masters, shards and device round trips", {gated ? 3 : 2, I, H}, 3);
+  need.add("intermediates (T, I) and outputs (T, H)", {T, 4 * I + 4 * H});
+  return need;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"Chapter 4, GPU half: one rank of the tensor-parallel MLP (run under atp-launch)."};
   int tp = 0, T = 4, H = 24, I = 96;
   std::uint64_t seed = 2026;
   std::string dump_dir, mlp = "gelu", gelu = "tanh";
-  app.add_option("--tp", tp, "expected number of ranks p (checked against atp-launch's; default: whatever it is)")
-      ->check(CLI::Range(1, 64));
-  app.add_option("--tokens", T, "tokens T")->check(CLI::Range(1, 4096));
-  app.add_option("--hidden", H, "hidden size H")->check(CLI::Range(1, 8192));
-  app.add_option("--intermediate", I, "intermediate size I (p must divide it)")->check(CLI::Range(1, 32768));
-  app.add_option("--mlp", mlp, "gelu (ViT, CLIP, GPT) or swiglu (Llama)")->check(CLI::IsMember({"gelu", "swiglu"}));
-  app.add_option("--gelu", gelu, "GELU form: tanh or erf")->check(CLI::IsMember({"tanh", "erf"}));
-  app.add_option("--seed", seed, "seed of the counter-based generator");
-  app.add_option("--dump", dump_dir, "write this rank's tensors into DIR/rank<r>/ (.npy plus manifest.json)");
-  CLI11_PARSE(app, argc, argv);
+  namespace cli = atp::sim::cli;
+  cli::add_tp(app, tp, 64, "expected number of ranks p (checked against atp-launch's)", "the p atp-launch started");
+  cli::add_integer(app, "--tokens", T, 1, 4096, "tokens T");
+  cli::add_integer(app, "--hidden", H, 1, 8192, "hidden size H");
+  cli::add_integer(app, "--intermediate", I, 1, 32768, "intermediate size I (p must divide it)");
+  cli::add_choice(app, "--mlp", mlp, {"gelu", "swiglu"}, "gelu (ViT, CLIP, GPT) or swiglu (Llama)");
+  cli::add_choice(app, "--gelu", gelu, {"tanh", "erf"}, "GELU form");
+  cli::add_seed(app, seed);
+  cli::add_dump(app, dump_dir, "write this rank's tensors into DIR/rank<r>/ (.npy plus manifest.json)");
+  if (const auto rc = cli::parse(app, argc, argv)) return *rc;
 
   int rank = -1;
   try {
+    sim::require_memory(memory_needed(T, H, I, mlp == "swiglu"), "this configuration");  // before anything big is built
     cu::Communicator comm = cu::join_world(tp);
     rank = comm.rank();
     const int p = comm.world_size();

@@ -20,15 +20,15 @@
 
 #include "atp/dense_attention_reference.hpp"
 #include "atp/dense_reference.hpp"
+#include "atp/sim/cli.hpp"
 #include "atp/sim/collectives.hpp"
 #include "atp/sim/compute.hpp"
 #include "atp/sim/dump.hpp"
 #include "atp/sim/layers/parallel_attention.hpp"
+#include "atp/sim/memory_budget.hpp"
 #include "atp/sim/sharding.hpp"
 #include "atp/sim/world.hpp"
 #include "atp/ulp.hpp"
-
-#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -104,6 +104,16 @@ void invalid_combinations() {
   std::printf("\n");
 }
 
+/// The largest tensors of a run, for sim::require_memory (memory_budget.hpp):
+/// the (T, T) scores of every head, in float32 and in the float64 reference.
+sim::MemoryEstimate memory_needed(int p, int T, int H, int heads) {
+  sim::MemoryEstimate need;
+  need.add("Wq, Wk, Wv, Wo (at most (H, H) each): masters and shards", {4, H, H}, 3);
+  need.add("scores and probabilities (T, T) per head, float32 and float64", {heads, T, T}, 1, 16);
+  need.add("q, k, v, contexts and outputs: p ranks x (T, H)", {p, T, H}, 10);
+  return need;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,23 +123,21 @@ int main(int argc, char** argv) {
   bool causal = false, narrate = false;
   std::uint64_t seed = 2026;
   std::string dump_dir;
-  app.add_option("--tp", tp, "number of ranks p")->check(CLI::Range(1, 64));
-  app.add_option("--tokens", tokens, "tokens T")->check(CLI::Range(1, 4096));
-  app.add_option("--hidden", hidden, "hidden size H (a multiple of --heads)")->check(CLI::Range(1, 8192));
-  app.add_option("--heads", heads, "query heads nH")->check(CLI::Range(1, 1024));
-  app.add_option("--kv-heads", kv_heads, "key/value heads nKV (divides nH; nKV = nH is plain multi-head)")
-      ->check(CLI::Range(1, 1024));
-  // An option with an optional value, so that both `--causal` and `--causal 1` (atp-compare's form) work.
-  app.add_option("--causal", causal, "causal mask (--causal alone, or --causal 1 / 0)")
-      ->expected(0, 1)
-      ->default_str("1")
-      ->option_text("[1|0] (off unless given)");
-  app.add_option("--seed", seed, "seed of the counter-based generator");
-  app.add_flag("--narrate", narrate, "print what every rank holds at every step");
-  app.add_option("--dump", dump_dir, "write every tensor as .npy plus manifest.json into this folder");
-  CLI11_PARSE(app, argc, argv);
+  namespace cli = atp::sim::cli;
+  cli::add_tp(app, tp, 64, "number of ranks p");
+  cli::add_integer(app, "--tokens", tokens, 1, 4096, "tokens T");
+  cli::add_integer(app, "--hidden", hidden, 1, 8192, "hidden size H (a multiple of --heads)");
+  cli::add_integer(app, "--heads", heads, 1, 1024, "query heads nH");
+  cli::add_integer(app, "--kv-heads", kv_heads, 1, 1024, "key/value heads nKV (divides nH; nKV = nH is plain multi-head)");
+  // `--causal` alone and `--causal 1` (atp-compare's form) both turn it on.
+  cli::add_flag(app, "--causal", causal, "causal mask");
+  cli::add_seed(app, seed);
+  cli::add_narrate(app, narrate);
+  cli::add_dump(app, dump_dir, "write every tensor as .npy plus manifest.json into this folder");
+  if (const auto rc = cli::parse(app, argc, argv)) return *rc;
 
   try {
+    sim::require_memory(memory_needed(tp, tokens, hidden, heads), "this configuration");  // before anything big is built
     std::printf("Chapter 5: parallel attention (p=%d, T=%d, H=%d, nH=%d, nKV=%d, %s, seed=%llu)\n\n", tp, tokens,
                 hidden, heads, kv_heads, causal ? "causal" : "not causal", static_cast<unsigned long long>(seed));
     const auto m = atp::ch05::make_attention_masters(tokens, hidden, heads, kv_heads, seed);

@@ -20,9 +20,9 @@
 #include "atp/cuda/device_buffer.hpp"
 #include "atp/cuda/layers/parallel_attention.hpp"
 #include "atp/cuda/worker.hpp"
+#include "atp/sim/cli.hpp"
 #include "atp/sim/dump.hpp"
-
-#include <CLI/CLI.hpp>
+#include "atp/sim/memory_budget.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -33,29 +33,40 @@ namespace cu = atp::cuda;
 namespace sim = atp::sim;
 using atp::Matrix;
 
+namespace {
+
+/// This rank's largest host tensors, for sim::require_memory (memory_budget.hpp).
+sim::MemoryEstimate memory_needed(int T, int H, int heads) {
+  sim::MemoryEstimate need;
+  need.add("Wq, Wk, Wv, Wo (at most (H, H) each): masters and shards", {4, H, H}, 2);
+  need.add("probabilities (T, T) of the heads, downloaded", {heads, T, T});
+  need.add("q, k, v, contexts and outputs (T, H)", {T, H}, 10);
+  return need;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"Chapter 5, GPU half: one rank of parallel attention over NCCL (run under atp-launch)."};
   int tp = 0, tokens = 6, hidden = 192, heads = 24, kv_heads = 12;
   bool causal = false;
   std::uint64_t seed = 2026;
   std::string dump_dir;
-  app.add_option("--tp", tp, "expected number of ranks p (checked against atp-launch's; default: whatever it is)")
-      ->check(CLI::Range(1, 64));
-  app.add_option("--tokens", tokens, "tokens T")->check(CLI::Range(1, 4096));
-  app.add_option("--hidden", hidden, "hidden size H (a multiple of --heads)")->check(CLI::Range(1, 8192));
-  app.add_option("--heads", heads, "query heads nH")->check(CLI::Range(1, 1024));
-  app.add_option("--kv-heads", kv_heads, "key/value heads nKV")->check(CLI::Range(1, 1024));
-  // An option with an optional value, so that both `--causal` and `--causal 1` (atp-compare's form) work.
-  app.add_option("--causal", causal, "causal mask (--causal alone, or --causal 1 / 0)")
-      ->expected(0, 1)
-      ->default_str("1")
-      ->option_text("[1|0] (off unless given)");
-  app.add_option("--seed", seed, "seed of the counter-based generator");
-  app.add_option("--dump", dump_dir, "write this rank's tensors into DIR/rank<r>/ (.npy plus manifest.json)");
-  CLI11_PARSE(app, argc, argv);
+  namespace cli = atp::sim::cli;
+  cli::add_tp(app, tp, 64, "expected number of ranks p (checked against atp-launch's)", "the p atp-launch started");
+  cli::add_integer(app, "--tokens", tokens, 1, 4096, "tokens T");
+  cli::add_integer(app, "--hidden", hidden, 1, 8192, "hidden size H (a multiple of --heads)");
+  cli::add_integer(app, "--heads", heads, 1, 1024, "query heads nH");
+  cli::add_integer(app, "--kv-heads", kv_heads, 1, 1024, "key/value heads nKV");
+  // `--causal` alone and `--causal 1` (atp-compare's form) both turn it on.
+  cli::add_flag(app, "--causal", causal, "causal mask");
+  cli::add_seed(app, seed);
+  cli::add_dump(app, dump_dir, "write this rank's tensors into DIR/rank<r>/ (.npy plus manifest.json)");
+  if (const auto rc = cli::parse(app, argc, argv)) return *rc;
 
   int rank = -1;
   try {
+    sim::require_memory(memory_needed(tokens, hidden, heads), "this configuration");  // before anything big is built
     cu::Communicator comm = cu::join_world(tp);
     rank = comm.rank();
     const int p = comm.world_size();

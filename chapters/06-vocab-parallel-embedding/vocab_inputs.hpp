@@ -13,7 +13,6 @@
 #include "atp/tensor.hpp"
 
 #include <cstdint>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -47,12 +46,16 @@ inline std::vector<std::int64_t> make_ids(std::int64_t T, std::int64_t V, std::u
 }
 
 /// Parses "3,145,52" into ids; range checks are the layer's (it names the id and position).
+/// Spaces around an id are allowed; an empty item (",3", "3,,4", a trailing "3,") is not.
+/// (The binaries parse --ids with atp::sim::cli::parse_integer_list, which applies the same rules.)
 /// \throws std::invalid_argument naming the piece that is not an integer.
 inline std::vector<std::int64_t> parse_ids(const std::string& text) {
   std::vector<std::int64_t> ids;
-  std::stringstream s(text);
-  std::string piece;
-  while (std::getline(s, piece, ',')) {
+  std::size_t start = 0;
+  while (true) {
+    // Split by hand: std::getline drops the empty item after a trailing comma.
+    const std::size_t comma = text.find(',', start);
+    const std::string piece = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     std::size_t used = 0;
     long long v = 0;
     try {
@@ -62,10 +65,11 @@ inline std::vector<std::int64_t> parse_ids(const std::string& text) {
     }
     if (used == 0 || piece.find_first_not_of(" \t", used) != std::string::npos)
       throw std::invalid_argument("--ids: '" + piece + "' at position " + std::to_string(ids.size()) +
-                                  " is not an integer token id");
+                                  " is not an integer token id" + (piece.empty() ? " (an empty item)" : ""));
     ids.push_back(v);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
   }
-  if (ids.empty()) throw std::invalid_argument("--ids: '" + text + "' holds no token ids");
   return ids;
 }
 

@@ -15,19 +15,20 @@
 /// between the embedding and the LM head (chapter 7), sampling beyond greedy.
 #include "vocab_inputs.hpp"
 
+#include "atp/sim/cli.hpp"
 #include "atp/sim/collectives.hpp"
 #include "atp/sim/dump.hpp"
 #include "atp/sim/layers/parallel_lm_head.hpp"
 #include "atp/sim/layers/vocab_parallel_embedding.hpp"
+#include "atp/sim/memory_budget.hpp"
 #include "atp/sim/narrate.hpp"
 #include "atp/sim/world.hpp"
 #include "atp/matmul_cpu.hpp"
 #include "atp/ulp.hpp"
 
-#include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -238,6 +239,17 @@ void sweep(int p, std::int64_t V, std::int64_t H, double percent, int layers, st
     std::printf("   Crossover for X = %.1f%%: none at any T swept (the ratio stays %.2f%%).\n\n", percent, last_ratio);
 }
 
+/// The largest tensors of a run, for sim::require_memory (memory_budget.hpp):
+/// the table, its shards and the logits every rank gathers.
+sim::MemoryEstimate memory_needed(int p, std::int64_t V, std::int64_t H, std::int64_t T, bool untied) {
+  const std::int64_t V_pad = sim::pad_vocab_size(V);
+  sim::MemoryEstimate need;
+  need.add("the table (V_pad, H), its shards, copies and the LM head weight", {V_pad, H}, untied ? 5 : 4);
+  need.add("logits gathered on every rank (T, V_pad), twice", {p + 1, T, V_pad}, 2);
+  need.add("embeddings on every rank (T, H)", {p, T, H}, 4);
+  return need;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -246,33 +258,35 @@ int main(int argc, char** argv) {
   std::int64_t vocab = 150, hidden = 8, tokens = 6;
   std::uint64_t seed = 2026;
   bool narrate = false, untied = false, run_sweep = false;
-  std::string dump_dir, ids_text, logits_text = "all-gather";
+  std::string dump_dir, logits_text = "all-gather";
   double percent = 10.0;
   int layers = 32;
-  app.add_option("--tp", tp, "number of ranks p")->check(CLI::Range(1, 64));
-  app.add_option("--vocab", vocab, "vocabulary size V (padded to a multiple of 64, then split)")
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 22));
-  app.add_option("--hidden", hidden, "hidden size H")->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
-  app.add_option("--tokens", tokens, "number of tokens T (ignored with --ids)")
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
-  app.add_option("--seed", seed, "seed of the counter-based generator");
-  app.add_option("--ids", ids_text, "token ids as a comma list, e.g. 3,145,52 (default: T ids from the seed)");
-  app.add_option("--logits", logits_text, "all-gather (every rank) or gather (rank 0 only)")
-      ->check(CLI::IsMember({"all-gather", "gather"}));
+  namespace cli = atp::sim::cli;
+  std::vector<std::int64_t> ids_given;
+  cli::add_tp(app, tp, 64, "number of ranks p");
+  cli::add_integer(app, "--vocab", vocab, 1, std::int64_t{1} << 22, "vocabulary size V (padded to a multiple of 64, then split)");
+  cli::add_integer(app, "--hidden", hidden, 1, 4096, "hidden size H");
+  cli::add_integer(app, "--tokens", tokens, 1, 4096, "number of tokens T (ignored with --ids)");
+  cli::add_seed(app, seed);
+  cli::add_integer_list(app, "--ids", ids_given, std::numeric_limits<std::int64_t>::min(),
+                        std::numeric_limits<std::int64_t>::max(), "token ids as a comma list, e.g. 3,145,52",
+                        "T ids from the seed");
+  cli::add_choice(app, "--logits", logits_text, {"all-gather", "gather"}, "all-gather (every rank) or gather (rank 0 only)");
   std::string lm_head_text = "tied";
-  app.add_option("--lm-head", lm_head_text, "tied (the embedding table) or untied (its own weight)")
-      ->check(CLI::IsMember({"tied", "untied"}));
-  app.add_flag("--narrate", narrate, "print what every rank holds at every step");
-  app.add_option("--dump", dump_dir, "write every tensor as .npy plus manifest.json into this folder");
-  app.add_flag("--sweep", run_sweep, "also print the embedding all-reduce against one block's, over token counts");
-  app.add_option("--percent", percent, "the X of the sweep's crossover: emb all-reduce > X% of a block's")
-      ->check(CLI::Range(0.0, 1000.0));
-  app.add_option("--layers", layers, "L, blocks of the decoder the sweep compares against")->check(CLI::Range(1, 1024));
-  CLI11_PARSE(app, argc, argv);
+  cli::add_choice(app, "--lm-head", lm_head_text, {"tied", "untied"}, "tied (the embedding table) or untied (its own weight)");
+  cli::add_narrate(app, narrate);
+  cli::add_dump(app, dump_dir, "write every tensor as .npy plus manifest.json into this folder");
+  cli::add_flag(app, "--sweep", run_sweep, "also print the embedding all-reduce against one block's, over token counts");
+  cli::add_real(app, "--percent", percent, 0.0, 1000.0, "the X of the sweep's crossover: emb all-reduce > X% of a block's");
+  cli::add_integer(app, "--layers", layers, 1, 1024, "L, blocks of the decoder the sweep compares against");
+  if (const auto rc = cli::parse(app, argc, argv)) return *rc;
   untied = lm_head_text == "untied";
 
   try {
-    const auto ids = ids_text.empty() ? atp::ch06::make_ids(tokens, vocab, seed) : atp::ch06::parse_ids(ids_text);
+    const std::int64_t T_run = ids_given.empty() ? tokens : static_cast<std::int64_t>(ids_given.size());
+    sim::require_memory(memory_needed(tp, vocab, hidden, T_run, lm_head_text == "untied"),
+                        "this configuration");  // before anything big is built
+    const auto ids = ids_given.empty() ? atp::ch06::make_ids(tokens, vocab, seed) : ids_given;
     const auto T = static_cast<std::int64_t>(ids.size());
     const auto collective = sim::parse_logits_collective(logits_text);
     std::printf("Chapter 6: vocabulary-parallel embedding and LM head (p=%d, V=%lld, H=%lld, T=%lld, seed=%llu, "

@@ -35,13 +35,14 @@
 #include "atp/cuda/layers/parallel_lm_head.hpp"
 #include "atp/cuda/layers/vocab_parallel_embedding.hpp"
 #include "atp/cuda/worker.hpp"
+#include "atp/sim/cli.hpp"
 #include "atp/sim/dump.hpp"
+#include "atp/sim/memory_budget.hpp"
 #include "atp/ulp.hpp"
-
-#include <CLI/CLI.hpp>
 
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,36 +51,51 @@ namespace cu = atp::cuda;
 namespace sim = atp::sim;
 using atp::Matrix;
 
+namespace {
+
+/// This rank's largest host tensors, for sim::require_memory (memory_budget.hpp).
+sim::MemoryEstimate memory_needed(std::int64_t V, std::int64_t H, std::int64_t T, bool untied) {
+  const std::int64_t V_pad = sim::pad_vocab_size(V);
+  sim::MemoryEstimate need;
+  need.add("the table (V_pad, H), the LM head weight and this rank's shards", {V_pad, H}, untied ? 4 : 3);
+  need.add("logits (T, V_pad), gathered and downloaded", {T, V_pad}, 3);
+  return need;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"Chapter 6, GPU half: one rank of the vocabulary-parallel embedding and LM head (run under atp-launch)."};
   int tp = 0;
   std::int64_t vocab = 150, hidden = 8, tokens = 6;
   std::uint64_t seed = 2026;
   bool untied = false;
-  std::string dump_dir, ids_text, logits_text = "all-gather";
-  app.add_option("--tp", tp, "expected number of ranks p (checked against atp-launch's; default: whatever it is)")
-      ->check(CLI::Range(1, 64));
-  app.add_option("--vocab", vocab, "vocabulary size V")->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 22));
-  app.add_option("--hidden", hidden, "hidden size H")->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
-  app.add_option("--tokens", tokens, "number of tokens T (ignored with --ids)")
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
-  app.add_option("--seed", seed, "seed of the counter-based generator");
-  app.add_option("--ids", ids_text, "token ids as a comma list (default: T ids from the seed)");
-  app.add_option("--logits", logits_text, "all-gather (every rank) or gather (rank 0 only)")
-      ->check(CLI::IsMember({"all-gather", "gather"}));
+  std::string dump_dir, logits_text = "all-gather";
+  namespace cli = atp::sim::cli;
+  std::vector<std::int64_t> ids_given;
+  cli::add_tp(app, tp, 64, "expected number of ranks p (checked against atp-launch's)", "the p atp-launch started");
+  cli::add_integer(app, "--vocab", vocab, 1, std::int64_t{1} << 22, "vocabulary size V");
+  cli::add_integer(app, "--hidden", hidden, 1, 4096, "hidden size H");
+  cli::add_integer(app, "--tokens", tokens, 1, 4096, "number of tokens T (ignored with --ids)");
+  cli::add_seed(app, seed);
+  cli::add_integer_list(app, "--ids", ids_given, std::numeric_limits<std::int64_t>::min(),
+                        std::numeric_limits<std::int64_t>::max(), "token ids as a comma list", "T ids from the seed");
+  cli::add_choice(app, "--logits", logits_text, {"all-gather", "gather"}, "all-gather (every rank) or gather (rank 0 only)");
   std::string lm_head_text = "tied";
-  app.add_option("--lm-head", lm_head_text, "tied (the embedding table) or untied (its own weight)")
-      ->check(CLI::IsMember({"tied", "untied"}));
-  app.add_option("--dump", dump_dir, "write this rank's tensors into DIR/rank<r>/ (.npy plus manifest.json)");
-  CLI11_PARSE(app, argc, argv);
+  cli::add_choice(app, "--lm-head", lm_head_text, {"tied", "untied"}, "tied (the embedding table) or untied (its own weight)");
+  cli::add_dump(app, dump_dir, "write this rank's tensors into DIR/rank<r>/ (.npy plus manifest.json)");
+  if (const auto rc = cli::parse(app, argc, argv)) return *rc;
   untied = lm_head_text == "untied";
 
   int rank = -1;
   try {
+    const std::int64_t T_run = ids_given.empty() ? tokens : static_cast<std::int64_t>(ids_given.size());
+    sim::require_memory(memory_needed(vocab, hidden, T_run, lm_head_text == "untied"),
+                        "this configuration");  // before anything big is built
     cu::Communicator comm = cu::join_world(tp);
     rank = comm.rank();
     const int p = comm.world_size();
-    const auto ids = ids_text.empty() ? atp::ch06::make_ids(tokens, vocab, seed) : atp::ch06::parse_ids(ids_text);
+    const auto ids = ids_given.empty() ? atp::ch06::make_ids(tokens, vocab, seed) : ids_given;
     const auto T = static_cast<std::int64_t>(ids.size());
     const auto collective = sim::parse_logits_collective(logits_text);
     const Matrix table = atp::ch06::make_table(vocab, hidden, seed);

@@ -6,13 +6,23 @@
 /// goes through Communicator::check_enqueue (which waits out ncclInProgress)
 /// before the next NCCL call or kernel on the stream; every function ends
 /// with Communicator::wait.
+///
+/// Every public function first calls check_same_call() (collective_check.hpp):
+/// with ATP_COLLECTIVE_CHECK=1 the ranks compare what each is about to run,
+/// and a mismatch is an error naming both calls instead of a hang. A function
+/// that runs another (all_reduce -> the chosen form, a matrix function -> its
+/// flat buffer) calls the other's `_unchecked` body, so each collective is
+/// checked once, with the most detail (shape and axis for matrices).
 #include "atp/cuda/collectives.hpp"
 
+#include "atp/cuda/collective_check.hpp"
 #include "atp/cuda/kernels.hpp"
+#include "atp/sim/collective_call.hpp"
 #include "atp/sim/ring_schedule.hpp"
 
 #include <nccl.h>
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -67,6 +77,10 @@ void copy_on_stream(Communicator& comm, float* dst, const float* src, std::size_
     ATP_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, comm.stream()));
 }
 
+using atp::sim::CollectiveOp;
+
+int axis_code(Axis axis) { return axis == Axis::Rows ? 0 : 1; }
+
 }  // namespace
 
 const char* to_string(AllReduceForm form) {
@@ -85,16 +99,56 @@ AllReduceForm parse_all_reduce_form(std::string_view text) {
                               "'; valid forms: native, rank-order, ring");
 }
 
-void all_reduce(Communicator& comm, float* buf, std::size_t n, AllReduceForm form) {
+namespace {
+
+CollectiveOp op_of(AllReduceForm form) {
   switch (form) {
-    case AllReduceForm::Native: all_reduce_native(comm, buf, n); return;
-    case AllReduceForm::RankOrder: all_reduce_rank_order(comm, buf, n); return;
-    case AllReduceForm::Ring: all_reduce_ring(comm, buf, n); return;
+    case AllReduceForm::Native: return CollectiveOp::AllReduceNative;
+    case AllReduceForm::RankOrder: return CollectiveOp::AllReduceRankOrder;
+    case AllReduceForm::Ring: return CollectiveOp::AllReduceRing;
   }
   throw std::invalid_argument("all_reduce: invalid AllReduceForm value " + std::to_string(static_cast<int>(form)));
 }
 
+// The three forms without the descriptor check (their callers check first).
+void all_reduce_native_unchecked(Communicator& comm, float* buf, std::size_t n);
+void all_reduce_rank_order_unchecked(Communicator& comm, float* buf, std::size_t n);
+void all_reduce_ring_unchecked(Communicator& comm, float* buf, std::size_t n);
+
+void all_reduce_unchecked(Communicator& comm, float* buf, std::size_t n, AllReduceForm form) {
+  switch (form) {
+    case AllReduceForm::Native: all_reduce_native_unchecked(comm, buf, n); return;
+    case AllReduceForm::RankOrder: all_reduce_rank_order_unchecked(comm, buf, n); return;
+    case AllReduceForm::Ring: all_reduce_ring_unchecked(comm, buf, n); return;
+  }
+  throw std::invalid_argument("all_reduce: invalid AllReduceForm value " + std::to_string(static_cast<int>(form)));
+}
+
+}  // namespace
+
+void all_reduce(Communicator& comm, float* buf, std::size_t n, AllReduceForm form) {
+  check_same_call(comm, flat_call(op_of(form), n), "all_reduce");
+  all_reduce_unchecked(comm, buf, n, form);
+}
+
 void all_reduce_native(Communicator& comm, float* buf, std::size_t n) {
+  check_same_call(comm, flat_call(CollectiveOp::AllReduceNative, n), "all_reduce_native");
+  all_reduce_native_unchecked(comm, buf, n);
+}
+
+void all_reduce_rank_order(Communicator& comm, float* buf, std::size_t n) {
+  check_same_call(comm, flat_call(CollectiveOp::AllReduceRankOrder, n), "all_reduce_rank_order");
+  all_reduce_rank_order_unchecked(comm, buf, n);
+}
+
+void all_reduce_ring(Communicator& comm, float* buf, std::size_t n) {
+  check_same_call(comm, flat_call(CollectiveOp::AllReduceRing, n), "all_reduce_ring");
+  all_reduce_ring_unchecked(comm, buf, n);
+}
+
+namespace {
+
+void all_reduce_native_unchecked(Communicator& comm, float* buf, std::size_t n) {
   comm.require_healthy("all_reduce_native");
   check_buffer(buf, n, "all_reduce_native", "buf");
   if (n == 0) return;
@@ -102,7 +156,7 @@ void all_reduce_native(Communicator& comm, float* buf, std::size_t n) {
   comm.wait("all_reduce_native");
 }
 
-void all_reduce_rank_order(Communicator& comm, float* buf, std::size_t n) {
+void all_reduce_rank_order_unchecked(Communicator& comm, float* buf, std::size_t n) {
   comm.require_healthy("all_reduce_rank_order");
   check_buffer(buf, n, "all_reduce_rank_order", "buf");
   const int p = comm.world_size();
@@ -114,7 +168,7 @@ void all_reduce_rank_order(Communicator& comm, float* buf, std::size_t n) {
   comm.wait("all_reduce_rank_order");
 }
 
-void all_reduce_ring(Communicator& comm, float* buf, std::size_t n) {
+void all_reduce_ring_unchecked(Communicator& comm, float* buf, std::size_t n) {
   comm.require_healthy("all_reduce_ring");
   check_buffer(buf, n, "all_reduce_ring", "buf");
   const int p = comm.world_size();
@@ -157,7 +211,7 @@ void all_reduce_ring(Communicator& comm, float* buf, std::size_t n) {
   comm.wait("all_reduce_ring");
 }
 
-void all_gather(Communicator& comm, const float* send, std::size_t n, float* recv) {
+void all_gather_unchecked(Communicator& comm, const float* send, std::size_t n, float* recv) {
   comm.require_healthy("all_gather");
   check_buffer(send, n, "all_gather", "send");
   check_buffer(recv, n, "all_gather", "recv");
@@ -166,7 +220,7 @@ void all_gather(Communicator& comm, const float* send, std::size_t n, float* rec
   comm.wait("all_gather");
 }
 
-void reduce_scatter(Communicator& comm, const float* send, std::size_t n, float* recv) {
+void reduce_scatter_unchecked(Communicator& comm, const float* send, std::size_t n, float* recv) {
   comm.require_healthy("reduce_scatter");
   check_buffer(send, n, "reduce_scatter", "send");
   check_buffer(recv, n, "reduce_scatter", "recv");
@@ -191,7 +245,7 @@ void reduce_scatter(Communicator& comm, const float* send, std::size_t n, float*
   comm.wait("reduce_scatter");
 }
 
-void broadcast(Communicator& comm, float* buf, std::size_t n, int root) {
+void broadcast_unchecked(Communicator& comm, float* buf, std::size_t n, int root) {
   comm.require_healthy("broadcast");
   check_root(comm, root, "broadcast");
   check_buffer(buf, n, "broadcast", "buf");
@@ -200,7 +254,7 @@ void broadcast(Communicator& comm, float* buf, std::size_t n, int root) {
   comm.wait("broadcast");
 }
 
-void gather(Communicator& comm, const float* send, std::size_t n, float* recv, int root) {
+void gather_unchecked(Communicator& comm, const float* send, std::size_t n, float* recv, int root) {
   comm.require_healthy("gather");
   check_root(comm, root, "gather");
   check_buffer(send, n, "gather", "send");
@@ -225,21 +279,49 @@ void gather(Communicator& comm, const float* send, std::size_t n, float* recv, i
   comm.wait("gather");
 }
 
-// --- matrices ----------------------------------------------------------------
+}  // namespace
 
-void all_reduce(Communicator& comm, DeviceMatrix& x, AllReduceForm form) { all_reduce(comm, x.data(), x.size(), form); }
+// --- flat buffers, checked first ---------------------------------------------
+
+void all_gather(Communicator& comm, const float* send, std::size_t n, float* recv) {
+  check_same_call(comm, flat_call(CollectiveOp::AllGather, n), "all_gather");
+  all_gather_unchecked(comm, send, n, recv);
+}
+
+void reduce_scatter(Communicator& comm, const float* send, std::size_t n, float* recv) {
+  check_same_call(comm, flat_call(CollectiveOp::ReduceScatter, n), "reduce_scatter");
+  reduce_scatter_unchecked(comm, send, n, recv);
+}
+
+void broadcast(Communicator& comm, float* buf, std::size_t n, int root) {
+  check_same_call(comm, flat_call(CollectiveOp::Broadcast, n, root), "broadcast");
+  broadcast_unchecked(comm, buf, n, root);
+}
+
+void gather(Communicator& comm, const float* send, std::size_t n, float* recv, int root) {
+  check_same_call(comm, flat_call(CollectiveOp::Gather, n, root), "gather");
+  gather_unchecked(comm, send, n, recv, root);
+}
+
+// --- matrices: checked with their shape and axis --------------------------------
+
+void all_reduce(Communicator& comm, DeviceMatrix& x, AllReduceForm form) {
+  check_same_call(comm, matrix_call(op_of(form), x, -1), "all_reduce");
+  all_reduce_unchecked(comm, x.data(), x.size(), form);
+}
 
 DeviceMatrix all_gather(Communicator& comm, const DeviceMatrix& x, Axis axis) {
+  check_same_call(comm, matrix_call(CollectiveOp::AllGather, x, axis_code(axis)), "all_gather");
   const int p = comm.world_size();
   const std::int64_t R = x.rows();
   const std::int64_t C = x.cols();
   if (axis == Axis::Rows) {
     DeviceMatrix out(p * R, C);  // [p][R][C] is (p R, C) row-major
-    all_gather(comm, x.data(), x.size(), out.data());
+    all_gather_unchecked(comm, x.data(), x.size(), out.data());
     return out;
   }
   DeviceMatrix blocks(p * R, C);
-  all_gather(comm, x.data(), x.size(), blocks.data());
+  all_gather_unchecked(comm, x.data(), x.size(), blocks.data());
   DeviceMatrix out(R, p * C);
   launch_blocks_to_cols(blocks.data(), out.data(), x.rows(), x.cols(), p, comm.stream());
   comm.wait("all_gather (columns)");
@@ -247,35 +329,40 @@ DeviceMatrix all_gather(Communicator& comm, const DeviceMatrix& x, Axis axis) {
 }
 
 DeviceMatrix reduce_scatter(Communicator& comm, const DeviceMatrix& x, Axis axis) {
+  check_same_call(comm, matrix_call(CollectiveOp::ReduceScatter, x, axis_code(axis)), "reduce_scatter");
   const int p = comm.world_size();
   if (axis == Axis::Rows) {
     const std::int64_t rows = atp::sim::divide(x.rows(), p, "reduce_scatter: rows of " + x.shape());
     DeviceMatrix out(rows, x.cols());
-    reduce_scatter(comm, x.data(), out.size(), out.data());
+    reduce_scatter_unchecked(comm, x.data(), out.size(), out.data());
     return out;
   }
   const std::int64_t cols = atp::sim::divide(x.cols(), p, "reduce_scatter: cols of " + x.shape());
   DeviceMatrix blocks(static_cast<std::int64_t>(p) * x.rows(), cols);  // [p][R][C/p]
   launch_cols_to_blocks(x.data(), blocks.data(), x.rows(), static_cast<int>(cols), p, comm.stream());
   DeviceMatrix out(x.rows(), cols);
-  reduce_scatter(comm, blocks.data(), out.size(), out.data());
+  reduce_scatter_unchecked(comm, blocks.data(), out.size(), out.data());
   return out;
 }
 
-void broadcast(Communicator& comm, DeviceMatrix& x, int root) { broadcast(comm, x.data(), x.size(), root); }
+void broadcast(Communicator& comm, DeviceMatrix& x, int root) {
+  check_same_call(comm, matrix_call(CollectiveOp::Broadcast, x, -1, root), "broadcast");
+  broadcast_unchecked(comm, x.data(), x.size(), root);
+}
 
 DeviceMatrix gather(Communicator& comm, const DeviceMatrix& x, int root, Axis axis) {
   check_root(comm, root, "gather");
+  check_same_call(comm, matrix_call(CollectiveOp::Gather, x, axis_code(axis), root), "gather");
   const int p = comm.world_size();
   const bool is_root = comm.rank() == root;
   const std::int64_t R = x.rows();
   const std::int64_t C = x.cols();
   if (!is_root) {
-    gather(comm, x.data(), x.size(), nullptr, root);
+    gather_unchecked(comm, x.data(), x.size(), nullptr, root);
     return DeviceMatrix();
   }
   DeviceMatrix blocks(p * R, C);
-  gather(comm, x.data(), x.size(), blocks.data(), root);
+  gather_unchecked(comm, x.data(), x.size(), blocks.data(), root);
   if (axis == Axis::Rows) return blocks;
   DeviceMatrix out(R, p * C);
   launch_blocks_to_cols(blocks.data(), out.data(), x.rows(), x.cols(), p, comm.stream());

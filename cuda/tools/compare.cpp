@@ -46,11 +46,11 @@
 #include "atp/cuda/nccl_id.hpp"
 #include "atp/cuda/worker.hpp"
 #include "atp/sim/chapter_registry.hpp"
+#include "atp/sim/cli.hpp"
 #include "atp/sim/dump.hpp"
 #include "atp/sim/golden.hpp"
 #include "atp/ulp.hpp"
 
-#include <CLI/CLI.hpp>
 #include <cuda_runtime.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,8 +61,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
-#include <optional>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -182,38 +183,60 @@ std::string cpu_name_for(const std::string& gpu_name) {
   return gpu_name;
 }
 
+/// Applies one `--set KEY=VALUE` to `config`: KEY must be one of the chapter's
+/// options, given once; VALUE must have its canonical value's type (a whole
+/// decimal integer, or a word that does not start with '-'), checked strictly.
+void apply_setting(const sim::ChapterSpec& spec, int chapter, const std::string& kv, json& config,
+                   std::set<std::string>& seen) {
+  const auto eq = kv.find('=');
+  const std::string key = eq == std::string::npos ? kv : kv.substr(0, eq);
+  if (eq == std::string::npos || !spec.options.contains(key))
+    throw std::invalid_argument("--set " + kv + ": chapter " + std::to_string(chapter) +
+                                " takes KEY=VALUE with KEY one of " + spec.options.dump());
+  if (!seen.insert(key).second)
+    throw std::invalid_argument("--set " + kv + ": " + key + " was already set to " + config[key].dump());
+  const std::string value = kv.substr(eq + 1);
+  const std::string option = "--set " + key;
+  if (spec.options[key].is_number_integer())
+    config[key] = sim::cli::parse_integer(value, option, 0, std::numeric_limits<std::int64_t>::max());
+  else
+    config[key] = sim::cli::parse_path(value, option);  // a word: not empty, not option-like
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"atp-compare: a chapter on the CPU simulator and on GPUs, compared bit for bit"};
   int chapter = 1, tp = 4;
   std::vector<std::string> settings;
-  std::optional<std::uint64_t> seed;
+  std::uint64_t seed = 2026;
   std::string form, keep, golden_dir = ATP_GOLDEN_DIR;
   bool write_golden = false;
   double timeout_s = 300.0;
   Programs programs;
-  app.add_option("--chapter", chapter, "chapter number (a chapter with a GPU half)");
-  app.add_option("--tp", tp, "number of ranks p")->check(CLI::Range(1, 64));
-  app.add_option("--set", settings, "a chapter option KEY=VALUE, e.g. --set rows=3 (default: canonical values)");
-  app.add_option("--seed", seed, "seed of the counter-based generator");
-  app.add_option("--form", form, "compare only this all-reduce form: native, rank-order or ring")
-      ->check(CLI::IsMember({"native", "rank-order", "ring"}));
-  app.add_flag("--write-golden", write_golden, "record the GPU's digests in the chapter's golden file");
-  app.add_option("--golden-dir", golden_dir, "where golden files live")->capture_default_str();
-  app.add_option("--keep", keep, "keep both dumps in this directory (default: a temporary one, removed)");
-  app.add_option("--timeout", timeout_s, "seconds the GPU ranks may take")->capture_default_str();
-  app.add_option("--launch-exe", programs.launch, "atp-launch")->capture_default_str();
-  app.add_option("--cpu-exe", programs.cpu, "the chapter's CPU binary (default: the one built with this tool)");
-  app.add_option("--gpu-exe", programs.gpu, "the chapter's GPU worker (default: the one built with this tool)");
+  namespace cli = sim::cli;
+  cli::add_integer(app, "--chapter", chapter, 0, 99, "chapter number (a chapter with a GPU half)");
+  cli::add_tp(app, tp, 64, "number of ranks p");
+  cli::add_texts(app, "--set", settings, "a chapter option KEY=VALUE, e.g. --set rows=3", "the canonical values");
+  cli::add_seed(app, seed);
+  cli::add_choice(app, "--form", form, {"native", "rank-order", "ring"}, "compare only this all-reduce form",
+                  "every form");
+  cli::add_flag(app, "--write-golden", write_golden, "record the GPU's digests in the chapter's golden file");
+  cli::add_path(app, "--golden-dir", golden_dir, "where golden files live", golden_dir);
+  cli::add_path(app, "--keep", keep, "keep both dumps in this directory", "a temporary one, removed");
+  cli::add_real(app, "--timeout", timeout_s, 1.0, 86400.0, "seconds the GPU ranks may take");
+  cli::add_path(app, "--launch-exe", programs.launch, "atp-launch", programs.launch);
+  cli::add_path(app, "--cpu-exe", programs.cpu, "the chapter's CPU binary", "the one built with this tool");
+  cli::add_path(app, "--gpu-exe", programs.gpu, "the chapter's GPU worker", "the one built with this tool");
   std::string launcher, summary_file;
-  app.add_option("--launcher", launcher,
-                 "start the GPU ranks with this command instead of atp-launch, e.g. \"mpirun -np 4\" "
-                 "(split at spaces; the worker and its arguments follow it)");
-  app.add_option("--summary", summary_file, "append 'chapter p tensors equal mismatching missing' to this file");
+  cli::add_path(app, "--launcher", launcher,
+                "start the GPU ranks with this command instead of atp-launch, e.g. \"mpirun -np 4\" "
+                "(split at spaces; the worker and its arguments follow it)", "atp-launch");
+  cli::add_path(app, "--summary", summary_file, "append 'chapter p tensors equal mismatching missing' to this file",
+                "none");
   bool list_chapters = false;
-  app.add_flag("--list-chapters", list_chapters, "print each chapter with a GPU half and its canonical tp values");
-  CLI11_PARSE(app, argc, argv);
+  cli::add_flag(app, "--list-chapters", list_chapters, "print each chapter with a GPU half and its canonical tp values");
+  if (const auto rc = cli::parse(app, argc, argv)) return *rc == 0 ? 0 : kExitRunFailed;
   if (list_chapters) {
     for (const auto& s : sim::chapter_specs()) {
       std::printf("%02d", s.number);
@@ -229,22 +252,15 @@ int main(int argc, char** argv) {
   try {
     spec = &sim::chapter_spec(chapter);
     config = spec->options;
-    for (const auto& kv : settings) {
-      const auto eq = kv.find('=');
-      const std::string key = eq == std::string::npos ? kv : kv.substr(0, eq);
-      if (eq == std::string::npos || !spec->options.contains(key))
-        throw std::invalid_argument("--set " + kv + ": chapter " + std::to_string(chapter) +
-                                    " takes KEY=VALUE with KEY one of " + spec->options.dump());
-      const std::string value = kv.substr(eq + 1);
-      config[key] = spec->options[key].is_number_integer() ? json(std::stoll(value)) : json(value);
-    }
+    std::set<std::string> seen;
+    for (const auto& kv : settings) apply_setting(*spec, chapter, kv, config, seen);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "atp-compare: %s\n", e.what());
     return kExitRunFailed;
   }
   config["chapter"] = chapter;
   config["p"] = tp;
-  config["seed"] = seed.value_or(2026);
+  config["seed"] = seed;
   const fs::path folder = fs::path(programs.chapters) / spec->folder;
   if (programs.cpu.empty()) programs.cpu = (folder / sim::chapter_binary_name(*spec)).string();
   if (programs.gpu.empty()) programs.gpu = (folder / (sim::chapter_binary_name(*spec) + "-gpu")).string();
@@ -373,7 +389,8 @@ int main(int argc, char** argv) {
                     r.max_ulp);
         ++compared;
         if (!r.equal()) ++(must_equal ? mismatches : informational);
-        if (cpu_name == name) golden_entry.tensors[name] = {located.entry.shape, located.entry.fnv1a64};
+        // The digest of the bytes just read, not the manifest's word for them.
+        if (cpu_name == name) golden_entry.tensors[name] = sim::digest_matrix(g);
       }
       for (const auto& [name, seen] : cpu_names) {
         if (seen || !selected(name, form)) continue;

@@ -3,6 +3,7 @@
 ///        sums in their documented orders, and one trace event per rank.
 #include "atp/sim/collectives.hpp"
 
+#include "atp/sim/collective_call.hpp"
 #include "atp/sim/ring_schedule.hpp"
 
 #include <cstdint>
@@ -41,6 +42,36 @@ void check_same_shapes(const PerRank<Matrix>& in, const char* op, const std::str
                                   " but rank 0 holds " + shape_string(in[0]) +
                                   "; every rank must pass the same shape");
 }
+
+// What rank r passes, as the GPU debug mode would describe it (collective_call.hpp).
+// Op, root, axis and index are one value for all ranks by construction here;
+// the shapes are what a simulated program can get wrong per rank.
+CollectiveCall call_of(const World& world, CollectiveOp op, const Matrix& m, int root, int axis) {
+  CollectiveCall c;
+  c.op = op;
+  c.count = elements(m);
+  c.rows = m.rows();
+  c.cols = m.cols();
+  c.root = root;
+  c.axis = axis;
+  c.index = world.trace().next_call();
+  return c;
+}
+
+// Every rank must make the same call: the first rank whose shape differs from
+// rank 0's is reported with both calls.
+void check_same_calls(const World& world, const PerRank<Matrix>& in, CollectiveOp op, int root, int axis,
+                      const std::string& label) {
+  std::vector<CollectiveCall> calls;
+  for (int r = 0; r < in.size(); ++r) {
+    // A broadcast receive buffer may be empty (0, 0): it then stands for root's shape.
+    const bool empty_receiver = op == CollectiveOp::Broadcast && r != root && in[r].size() == 0;
+    calls.push_back(call_of(world, op, empty_receiver ? in[root] : in[r], root, axis));
+  }
+  require_matching_calls(calls, where(op_name(op), label));
+}
+
+int axis_code(Axis axis) { return axis == Axis::Rows ? 0 : 1; }
 
 void check_root(const World& world, int root, const char* op, const std::string& label) {
   world.check_rank(root, where(op, label) + ": root");
@@ -98,7 +129,7 @@ Matrix rank_order_sum(const PerRank<Matrix>& x) {
 PerRank<Matrix> all_reduce_rank_order(World& world, const PerRank<Matrix>& in, const std::string& label) {
   const char* op = ops::kAllReduceRankOrder;
   check_rank_count(world, in, op, label);
-  check_same_shapes(in, op, label);
+  check_same_calls(world, in, CollectiveOp::AllReduceRankOrder, -1, -1, label);
   const int p = world.size();
   // Every rank gathers all p inputs (ring all-gather) and sums them itself in
   // rank order; the p sums are identical because they are the same operations.
@@ -118,7 +149,7 @@ PerRank<Matrix> all_reduce_rank_order(World& world, const PerRank<Matrix>& in, c
 PerRank<Matrix> all_reduce_ring(World& world, const PerRank<Matrix>& in, const std::string& label) {
   const char* op = ops::kAllReduceRing;
   check_rank_count(world, in, op, label);
-  check_same_shapes(in, op, label);
+  check_same_calls(world, in, CollectiveOp::AllReduceRing, -1, -1, label);
   const int p = world.size();
   const std::int64_t n = elements(in[0]);
   PerRank<Matrix> buf = in;  // each rank's working buffer, updated step by step
@@ -165,7 +196,7 @@ PerRank<Matrix> all_reduce_ring(World& world, const PerRank<Matrix>& in, const s
 PerRank<Matrix> all_gather(World& world, const PerRank<Matrix>& in, Axis axis, const std::string& label) {
   const char* op = ops::kAllGather;
   check_rank_count(world, in, op, label);
-  check_same_shapes(in, op, label);
+  check_same_calls(world, in, CollectiveOp::AllGather, -1, axis_code(axis), label);
   const int p = world.size();
   PerRank<Matrix> out = replicate(concat(in, axis), p);
   const std::int64_t bytes = kFloatBytes * elements(in[0]) * (p - 1);
@@ -179,7 +210,7 @@ PerRank<Matrix> all_gather(World& world, const PerRank<Matrix>& in, Axis axis, c
 PerRank<Matrix> reduce_scatter(World& world, const PerRank<Matrix>& in, Axis axis, const std::string& label) {
   const char* op = ops::kReduceScatter;
   check_rank_count(world, in, op, label);
-  check_same_shapes(in, op, label);
+  check_same_calls(world, in, CollectiveOp::ReduceScatter, -1, axis_code(axis), label);
   const int p = world.size();
   const Eigen::Index dim = axis == Axis::Rows ? in[0].rows() : in[0].cols();
   const auto block = divide(dim, p, where(op, label) + ": " + axis_name(axis) + " of " + shape_string(in[0]));
@@ -211,6 +242,7 @@ PerRank<Matrix> broadcast(World& world, const PerRank<Matrix>& in, int root, con
                                   shape_string(in[r]) + " but root " + std::to_string(root) + " holds " +
                                   shape_string(value) + "; pass " + shape_string(value) + " or an empty (0, 0) matrix");
   }
+  check_same_calls(world, in, CollectiveOp::Broadcast, root, -1, label);
   PerRank<Matrix> out = replicate(value, p);
   // NCCL's ring broadcast: root -> root+1 -> ... -> root-1; the last rank of
   // the chain forwards nothing and the root receives nothing.
@@ -231,7 +263,7 @@ PerRank<Matrix> gather(World& world, const PerRank<Matrix>& in, int root, Axis a
   const char* op = ops::kGather;
   check_rank_count(world, in, op, label);
   check_root(world, root, op, label);
-  check_same_shapes(in, op, label);
+  check_same_calls(world, in, CollectiveOp::Gather, root, axis_code(axis), label);
   const int p = world.size();
   PerRank<Matrix> out(p, Matrix(0, 0));
   out[root] = concat(in, axis);

@@ -21,7 +21,14 @@ void record_matmul(World& world, int rank, std::int64_t M, std::int64_t N, std::
   e.call = world.trace().begin_call();
   e.shape_in = {M, K};
   e.shape_out = {M, N};
-  e.flops = 2 * M * N * K;
+  // 2*M*N*K in int64 overflows for sizes a command line can ask for (M = N = K = 2^21): refuse, never wrap.
+  std::int64_t flops = 0;
+  if (__builtin_mul_overflow(M, N, &flops) || __builtin_mul_overflow(flops, K, &flops) ||
+      __builtin_mul_overflow(flops, std::int64_t{2}, &flops))
+    throw std::invalid_argument("record_matmul '" + label + "': 2*M*N*K flops with M = " + std::to_string(M) +
+                                ", N = " + std::to_string(N) + ", K = " + std::to_string(K) +
+                                " do not fit in 64 bits (at most 9223372036854775807)");
+  e.flops = flops;
   world.trace().record(std::move(e));
 }
 

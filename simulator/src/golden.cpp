@@ -5,11 +5,13 @@
 #include "atp/sim/chapter_registry.hpp"
 
 #include "atp/sim/dump.hpp"
+#include "atp/sim/file_write.hpp"
+#include "atp/sim/json_read.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -36,14 +38,12 @@ json digest_json(const TensorDigest& d) { return json{{"shape", d.shape}, {"fnv1
 TensorDigest digest_from_json(const json& j, const std::string& name, const std::string& where) {
   if (!j.is_object() || !j.contains("shape") || !j.contains("fnv1a64") || !j["shape"].is_array() ||
       !j["fnv1a64"].is_string())
-    throw std::invalid_argument(where + ": tensor '" + name +
-                                "' needs {\"shape\": [...], \"fnv1a64\": \"<16 hex digits>\"}, got " + j.dump());
+    throw std::invalid_argument(where + ": tensor '" + name.substr(0, 60) +
+                                "' needs {\"shape\": [...], \"fnv1a64\": \"<16 hex digits>\"}, got " + json_excerpt(j));
   TensorDigest d;
-  for (const auto& v : j["shape"]) {
-    if (!v.is_number_integer() || v.get<std::int64_t>() < 0)
-      throw std::invalid_argument(where + ": tensor '" + name + "' has a bad shape " + j["shape"].dump());
-    d.shape.push_back(v.get<std::int64_t>());
-  }
+  for (const auto& v : j["shape"])
+    d.shape.push_back(json_to_int(v, 0, std::numeric_limits<std::int64_t>::max(),
+                                  where + ": tensor '" + name.substr(0, 60) + "' shape dimension"));
   d.fnv1a64 = j["fnv1a64"].get<std::string>();
   if (!is_hex_digest(d.fnv1a64))
     throw std::invalid_argument(where + ": tensor '" + name + "' has fnv1a64 \"" + d.fnv1a64 +
@@ -54,15 +54,32 @@ TensorDigest digest_from_json(const json& j, const std::string& name, const std:
 }  // namespace
 
 json golden_config(const json& config) {
-  if (!config.is_object() || !config.contains("chapter") || !config["chapter"].is_number_integer())
+  if (!config.is_object() || !config.contains("chapter"))
     throw std::invalid_argument("golden_config: a run's config must be an object with an integer \"chapter\", got " +
-                                config.dump());
+                                json_excerpt(config));
+  // Every value is checked, not converted: a chapter of 4294967297 must not
+  // read as chapter 1, nor a p of 2.9 as 2 (chapter_args() turns them into a command line).
+  const auto chapter = static_cast<int>(json_to_int(config["chapter"], 0, 99, "golden_config: \"chapter\""));
   // The identity of a configuration: chapter, p, seed and the chapter's own
   // options (chapter_registry.cpp); descriptive text in a dump's config is not part of it.
-  const ChapterSpec& spec = chapter_spec(config["chapter"].get<int>());
+  const ChapterSpec& spec = chapter_spec(chapter);
   json out = json::object();
-  for (const auto& [key, value] : config.items())
-    if (key == "chapter" || key == "p" || key == "seed" || spec.options.contains(key)) out[key] = value;
+  for (const auto& [key, value] : config.items()) {
+    const std::string what = "golden_config: chapter " + std::to_string(chapter) + " \"" + key + "\"";
+    if (key == "chapter") {
+      out[key] = chapter;
+    } else if (key == "p") {
+      out[key] = json_to_int(value, 1, 4096, what);
+    } else if (key == "seed") {
+      out[key] = json_to_u64(value, what);
+    } else if (spec.options.contains(key)) {
+      // An option has the type of its canonical value (chapter_registry.cpp).
+      if (spec.options[key].is_number_integer())
+        out[key] = json_to_int(value, 0, std::numeric_limits<std::int64_t>::max(), what);
+      else
+        out[key] = json_to_string(value, what);
+    }
+  }
   return out;
 }
 
@@ -89,16 +106,19 @@ DigestSet digest_matrices(const std::map<std::string, Matrix>& tensors) {
 }
 
 DigestSet digest_dump(const std::filesystem::path& dir) {
-  const Manifest manifest = load_manifest(dir);
+  const Manifest manifest = load_manifest(dir);  // refuses an incomplete dump and duplicate names
   DigestSet out;
   for (const auto& e : manifest.tensors) {
-    // Reading each tensor checks its bytes against the manifest's digest, so
-    // the digest recorded here is that of the data, not merely of the index.
-    if (e.dtype == "int64")
-      load_tensor_i64(dir, e.name);
-    else
-      load_tensor(dir, e.name);
-    out[e.name] = TensorDigest{e.shape, e.fnv1a64};
+    // The digest recorded is computed here from the bytes just read (and
+    // load_tensor has also held them against the manifest), never copied from
+    // the manifest: a golden check must vouch for data, not for an index.
+    if (e.dtype == "int64") {
+      const std::vector<std::int64_t> v = load_tensor_i64(dir, e.name);
+      out[e.name] = TensorDigest{{static_cast<std::int64_t>(v.size())},
+                                 fnv1a64_hex(fnv1a64(std::as_bytes(std::span<const std::int64_t>(v))))};
+    } else {
+      out[e.name] = digest_matrix(load_tensor(dir, e.name));
+    }
   }
   return out;
 }
@@ -128,36 +148,42 @@ void GoldenFile::upsert(GoldenEntry entry) {
   entries.push_back(std::move(entry));
 }
 
-GoldenFile read_golden(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("read_golden: cannot open '" + path.string() + "'");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw std::runtime_error("read_golden: '" + path.string() + "' is not valid JSON: " + e.what());
-  }
-  const std::string where = "golden file '" + path.string() + "'";
-  if (!j.is_object() || j.value("format", "") != "atp-golden")
+GoldenFile parse_golden(std::string_view text, const std::string& where_name) {
+  const std::string where = "golden file '" + where_name + "'";
+  const json j = parse_json_strict(text, where);
+  if (!j.is_object() || !j.contains("format") || j["format"] != "atp-golden")
     throw std::invalid_argument(where + ": \"format\" must be \"atp-golden\"");
-  if (!j.contains("version") || j["version"] != 1)
+  if (!j.contains("version") || !j["version"].is_number_integer() || j["version"] != 1)
     throw std::invalid_argument(where + ": \"version\" must be 1, got " +
-                                (j.contains("version") ? j["version"].dump() : std::string("nothing")));
+                                (j.contains("version") ? json_excerpt(j["version"]) : std::string("nothing")));
   if (!j.contains("configs") || !j["configs"].is_array())
     throw std::invalid_argument(where + ": \"configs\" must be an array");
   GoldenFile g;
-  g.written_by = j.value("written_by", json::object());
+  if (j.contains("written_by")) {
+    if (!j["written_by"].is_object()) throw std::invalid_argument(where + ": \"written_by\" must be an object");
+    g.written_by = j["written_by"];
+  } else {
+    g.written_by = json::object();
+  }
   for (const auto& c : j["configs"]) {
     if (!c.is_object() || !c.contains("config") || !c.contains("tensors") || !c["tensors"].is_object())
       throw std::invalid_argument(where + ": every entry of \"configs\" needs \"config\" and \"tensors\" objects");
     GoldenEntry e;
-    e.config = golden_config(c["config"]);
+    try {
+      e.config = golden_config(c["config"]);
+    } catch (const std::invalid_argument& err) {
+      throw std::invalid_argument(where + ": " + err.what());
+    }
     if (g.find(e.config) != nullptr)
       throw std::invalid_argument(where + ": two entries for " + describe_config(e.config));
     for (const auto& [name, d] : c["tensors"].items()) e.tensors[name] = digest_from_json(d, name, where);
     g.entries.push_back(std::move(e));
   }
   return g;
+}
+
+GoldenFile read_golden(const std::filesystem::path& path) {
+  return parse_golden(read_small_file(path, kMaxJsonFileBytes, "golden file"), path.string());
 }
 
 void write_golden(const std::filesystem::path& path, const GoldenFile& golden) {
@@ -176,11 +202,13 @@ void write_golden(const std::filesystem::path& path, const GoldenFile& golden) {
     for (const auto& [name, d] : e->tensors) tensors[name] = digest_json(d);
     out["configs"].push_back({{"config", golden_config(e->config)}, {"tensors", tensors}});
   }
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) throw std::runtime_error("write_golden: cannot write '" + path.string() + "'");
-  f << out.dump(2) << "\n";
-  if (!f) throw std::runtime_error("write_golden: writing '" + path.string() + "' failed");
+  if (path.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec) throw std::runtime_error("write_golden: cannot create '" + path.parent_path().string() + "': " + ec.message());
+  }
+  // Every write and the close are checked, and the old file stays until the new one is whole.
+  write_file_replacing(path, {out.dump(2), "\n"}, "golden file");
 }
 
 std::string GoldenCheck::report(const json& config) const {

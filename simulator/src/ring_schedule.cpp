@@ -2,6 +2,8 @@
 /// \brief The step list of NCCL's ring all-reduce (see ring_schedule.hpp for the order).
 #include "atp/sim/ring_schedule.hpp"
 
+#include "atp/sim/memory_budget.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -17,6 +19,11 @@ std::int64_t ring_chunk_size(int p, std::int64_t n) {
   return (n + p - 1) / p;
 }
 
+std::int64_t ring_step_count(int p) {
+  if (p < 1) throw std::invalid_argument("ring_step_count: p = " + std::to_string(p) + "; p must be >= 1");
+  return 2 * (static_cast<std::int64_t>(p) - 1) * p;
+}
+
 RingChunk ring_chunk(int p, std::int64_t n, int c) {
   const std::int64_t size = ring_chunk_size(p, n);
   if (c < 0 || c >= p)
@@ -28,8 +35,14 @@ RingChunk ring_chunk(int p, std::int64_t n, int c) {
 
 std::vector<RingStep> ring_schedule(int p, std::int64_t n) {
   ring_chunk_size(p, n);  // validates p and n
+  // 2 (p-1) p steps, counted in 64 bits: in int it overflows above p = 32768.
+  const std::int64_t count = ring_step_count(p);
+  MemoryEstimate need;
+  need.add("the ring schedule (" + std::to_string(count) + " steps)", {count},
+           1, static_cast<std::int64_t>(sizeof(RingStep)));
+  require_memory(need, "ring_schedule(p = " + std::to_string(p) + ")");
   std::vector<RingStep> steps;
-  steps.reserve(static_cast<std::size_t>(2 * (p - 1) * p));
+  steps.reserve(static_cast<std::size_t>(count));
   auto mod = [p](int v) { return ((v % p) + p) % p; };
   for (RingPhase phase : {RingPhase::ReduceScatter, RingPhase::AllGather}) {
     for (int s = 0; s + 1 < p; ++s) {

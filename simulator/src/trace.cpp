@@ -52,7 +52,8 @@ template <class Field>
 std::int64_t sum_of(const std::vector<TraceEvent>& events, int rank, const std::string* op, Field field) {
   std::int64_t s = 0;
   for (const auto& e : events)
-    if (e.rank == rank && (op == nullptr || e.op == *op)) s += e.*field;
+    if (e.rank == rank && (op == nullptr || e.op == *op) && __builtin_add_overflow(s, e.*field, &s))
+      throw std::overflow_error("Trace: the total of rank " + std::to_string(rank) + " does not fit in 64 bits");
   return s;
 }
 }  // namespace

@@ -14,7 +14,11 @@
 /// Failure drills (for the "never hang" tests): --die-rank R makes rank R
 /// exit with code 3 right after joining the communicator, as a crash would;
 /// --stall-rank R makes rank R sleep --stall-s seconds before its first
-/// collective. Exit codes: 0 ok, 2 bad options, 3 the deliberate death, 4 an exception.
+/// collective. Mismatch drill (for ATP_COLLECTIVE_CHECK): --mismatch op|count|root
+/// makes the last rank's first collective differ from the others' (all_gather
+/// instead of all_reduce_rank_order, one element fewer, or another broadcast
+/// root). Exit codes: 0 ok, 2 bad options, 3 the deliberate death, 4 an
+/// exception, 5 a mismatch drill that ran to the end (the check missed it).
 #include "atp/cuda/collectives.hpp"
 #include "atp/cuda/communicator.hpp"
 #include "atp/cuda/device_buffer.hpp"
@@ -56,6 +60,7 @@ int main(int argc, char** argv) {
   int die_rank = -1;     // this rank exits with code 3 after joining
   int stall_rank = -1;   // this rank sleeps before its first collective
   double stall_s = 30.0;
+  std::string mismatch;  // "", "op", "count" or "root"
   try {
     for (int i = 1; i < argc; i += 2) {
       const std::string name = argv[i];
@@ -70,13 +75,14 @@ int main(int argc, char** argv) {
       else if (name == "--die-rank") die_rank = std::stoi(value);
       else if (name == "--stall-rank") stall_rank = std::stoi(value);
       else if (name == "--stall-s") stall_s = std::stod(value);
+      else if (name == "--mismatch" && (value == "op" || value == "count" || value == "root")) mismatch = value;
       else throw std::invalid_argument("unknown option " + name);
     }
     if (out.empty()) throw std::invalid_argument("--out DIR is required");
   } catch (const std::exception& e) {
     std::cerr << "collective_worker: " << e.what()
               << " (options: --out DIR [--n N] [--small-n N] [--rows R] [--cols C] [--seed S]"
-                 " [--die-rank R] [--stall-rank R] [--stall-s SECONDS])\n";
+                 " [--die-rank R] [--stall-rank R] [--stall-s SECONDS] [--mismatch op|count|root])\n";
     return 2;
   }
 
@@ -90,6 +96,22 @@ int main(int argc, char** argv) {
       std::_Exit(3);  // no finalize, no destructors: what a crash leaves behind
     }
     if (rank == stall_rank) std::this_thread::sleep_for(std::chrono::duration<double>(stall_s));
+
+    if (!mismatch.empty()) {
+      // The last rank's first call differs; with ATP_COLLECTIVE_CHECK=1 every rank must throw, naming both calls.
+      const bool odd = rank == p - 1;
+      cu::DeviceMatrix d = cu::to_device(atp::random_matrix(1, n, seed, static_cast<std::uint64_t>(rank), kScale));
+      if (mismatch == "op" && odd) {
+        cu::DeviceMatrix all(p, n);
+        cu::all_gather(comm, d.data(), static_cast<std::size_t>(n), all.data());
+      } else if (mismatch == "root") {
+        cu::broadcast(comm, d.data(), static_cast<std::size_t>(n), odd ? p - 1 : 0);
+      } else {
+        cu::all_reduce_rank_order(comm, d.data(), static_cast<std::size_t>(mismatch == "count" && odd ? n - 1 : n));
+      }
+      std::cerr << "collective_worker (rank " << rank << "): the mismatch drill ran to the end\n";
+      return 5;
+    }
 
     const atp::Matrix x = atp::random_matrix(1, n, seed, static_cast<std::uint64_t>(rank), kScale);
     const atp::Matrix xs = atp::random_matrix(1, small_n, seed + 7, static_cast<std::uint64_t>(rank), kScale);

@@ -3,7 +3,8 @@
 ///        against expectations computed here by hand: rank-order sums, NCCL's
 ///        ring order chunk by chunk, exact gathers and broadcasts; native
 ///        ncclAllReduce at p = 2 is bitwise x0 + x1. Also: a rank that dies or
-///        stalls produces an error, not a hang.
+///        stalls produces an error, not a hang; with ATP_COLLECTIVE_CHECK=1,
+///        ranks that call different collectives get an error naming both calls.
 ///
 /// Each case starts collective_worker under atp-launch for p = 1, 2, 4 (on
 /// one GPU the ranks share it; see cuda/README.md), then reads the files the
@@ -206,4 +207,44 @@ TEST_CASE("a stalled peer makes the collective fail at the communicator's deadli
   CHECK(run.log.find("ATP_NCCL_TIMEOUT_S") != std::string::npos);
   CHECK(run.seconds < 40.0);
   fs::remove_all(run.dir);
+}
+
+TEST_CASE("ATP_COLLECTIVE_CHECK=1: ranks that disagree on op, count or root get an error naming both calls") {
+  if (atp::test::skip_without_gpu()) return;
+  const struct {
+    const char* kind;
+    const char* odd_call;   // what the last rank called
+    const char* rank0_call; // what rank 0 called
+  } drills[] = {
+      {"op", "rank 1 called all_gather #0 of 1003 float32", "but rank 0 called all_reduce_rank_order #0 of 1003 float32"},
+      {"count", "rank 1 called all_reduce_rank_order #0 of 1002 float32",
+       "but rank 0 called all_reduce_rank_order #0 of 1003 float32"},
+      {"root", "rank 1 called broadcast #0 of 1003 float32 with root 1",
+       "but rank 0 called broadcast #0 of 1003 float32 with root 0"},
+  };
+  for (const auto& d : drills) {
+    CAPTURE(d.kind);
+    // Without the check an op mismatch would wait for the 60 s deadline (or worse); with it, an error at once.
+    const Run run = launch(2, std::string("mismatch-") + d.kind, "ATP_COLLECTIVE_CHECK=1 ATP_NCCL_TIMEOUT_S=60",
+                           "--timeout 120 --grace 5", std::string("--n 1003 --mismatch ") + d.kind);
+    INFO(run.log);
+    CHECK(run.exit_code == 4);  // the exception, on whichever rank the launcher reports first
+    CHECK(run.log.find("ATP_COLLECTIVE_CHECK") != std::string::npos);
+    CHECK(run.log.find(d.odd_call) != std::string::npos);
+    CHECK(run.log.find(d.rank0_call) != std::string::npos);
+    CHECK(run.log.find("ran to the end") == std::string::npos);
+    CHECK(run.seconds < 50.0);  // before the communicator's 60 s deadline: no hang
+    fs::remove_all(run.dir);
+  }
+  // The check itself must not get in the way of ranks that agree: the full suite of collectives passes under it.
+  const Run ok = launch(2, "checked", "ATP_COLLECTIVE_CHECK=1 ATP_NCCL_TIMEOUT_S=120", "--timeout 300", kWorkerArgs);
+  INFO(ok.log);
+  CHECK(ok.exit_code == 0);
+  fs::remove_all(ok.dir);
+  // A bad value of the variable is an error naming it, not silently "off".
+  const Run bad = launch(2, "badcheck", "ATP_COLLECTIVE_CHECK=yes", "--timeout 120 --grace 5", kWorkerArgs);
+  INFO(bad.log);
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.log.find("ATP_COLLECTIVE_CHECK='yes' is not valid") != std::string::npos);
+  fs::remove_all(bad.dir);
 }

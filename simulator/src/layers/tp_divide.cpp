@@ -2,18 +2,39 @@
 /// \brief Even layer splits with errors that name the valid tensor-parallel sizes.
 #include "atp/sim/layers/tp_divide.hpp"
 
+#include <algorithm>
 #include <stdexcept>
+#include <vector>
 
 namespace atp::sim {
 
+namespace {
+// Trial division stops here: 2^20 steps take milliseconds, while n = 10^10
+// divided by every d <= n took 27 s. No tensor-parallel size is near this.
+constexpr std::int64_t kMaxListedDivisor = std::int64_t{1} << 20;
+// Highly composite sizes have thousands of divisors; a message lists the first ones.
+constexpr std::size_t kMaxListed = 64;
+}  // namespace
+
 std::string valid_tp_list(std::int64_t n) {
-  std::string out;
-  for (std::int64_t d = 1; d <= n; ++d) {
+  if (n < 1) return "none (the size is " + std::to_string(n) + ")";
+  // Divisors come in pairs (d, n/d) with d <= sqrt(n): O(sqrt(n)) work, capped.
+  std::vector<std::int64_t> small, large;
+  std::int64_t d = 1;
+  for (; d <= kMaxListedDivisor && d <= n / d; ++d) {
     if (n % d != 0) continue;
-    if (!out.empty()) out += ", ";
-    out += std::to_string(d);
+    small.push_back(d);
+    if (d != n / d && n / d <= kMaxListedDivisor) large.push_back(n / d);
   }
-  return out.empty() ? "none (the size is " + std::to_string(n) + ")" : out;
+  const bool complete = d > n / d;  // every divisor pair was visited
+  std::vector<std::int64_t> all = small;
+  all.insert(all.end(), large.rbegin(), large.rend());
+  std::string out;
+  for (std::size_t i = 0; i < all.size() && i < kMaxListed; ++i) out += (i ? ", " : "") + std::to_string(all[i]);
+  if (all.size() > kMaxListed) out += ", ... (" + std::to_string(all.size() - kMaxListed) + " more)";
+  const std::int64_t largest_listed = all.empty() ? 0 : all.back();
+  if (!complete || largest_listed < n) out += " (tp up to " + std::to_string(kMaxListedDivisor) + " listed)";
+  return out;
 }
 
 std::int64_t tp_divide(std::int64_t n, int p, const std::string& what) {

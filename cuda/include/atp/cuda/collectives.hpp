@@ -20,6 +20,11 @@
 /// peer shows up as a CudaError within the communicator's timeout. Buffers
 /// are fp32 device pointers of this rank; counts are per rank.
 ///
+/// Set ATP_COLLECTIVE_CHECK=1 to have every rank compare its call (op, count,
+/// shape, root, axis, call index) with the others' before running it: ranks
+/// that disagree then throw atp::sim::CollectiveMismatch naming both calls
+/// instead of hanging (collective_check.hpp).
+///
 /// Left out: other types and reductions, asynchronous (overlapped)
 /// collectives, NCCL's reduce-scatter and tree algorithms.
 #pragma once

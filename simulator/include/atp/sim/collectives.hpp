@@ -6,7 +6,11 @@
 /// rank, records one TraceEvent per rank (bytes and adds as the algorithm
 /// really performs them) and, in narrated mode, prints what it does. Every
 /// rank must pass a matrix of the same shape (NCCL moves equal counts on every
-/// rank); violations throw std::invalid_argument naming the rank and shapes.
+/// rank); a violation throws atp::sim::CollectiveMismatch (a
+/// std::invalid_argument) naming both ranks' calls, as the GPU's
+/// ATP_COLLECTIVE_CHECK mode does (collective_call.hpp). The op, root, axis
+/// and call order cannot differ between ranks here: one call stands for all
+/// p ranks, so they are a single value by construction.
 /// p = 1 is the identity path: outputs equal inputs, zero bytes recorded.
 ///
 /// Byte model per rank, for a per-rank input of N fp32 elements (4N bytes):

@@ -22,7 +22,8 @@ namespace atp::sim {
 inline constexpr const char* kMatmulOp = "matmul";
 
 /// Records that `rank` multiplied (M, K) by (K, N): 2*M*N*K flops, shape_in
-/// {M, K}, shape_out {M, N}, no bytes. Throws for a bad rank or a negative size.
+/// {M, K}, shape_out {M, N}, no bytes. Throws std::invalid_argument for a bad
+/// rank, a negative size, or a flop count that does not fit in int64.
 void record_matmul(World& world, int rank, std::int64_t M, std::int64_t N, std::int64_t K, const std::string& label);
 
 /// y = x W^T (+ bias) on `rank` through atp::linear, recorded as a matmul.

@@ -9,9 +9,9 @@
 ///     DIR/manifest.json      the index below
 ///     DIR/<name>.npy         one tensor per entry, written by write_npy()
 ///
-/// `manifest.json` (format "atp-dump", version 1), keys in this order:
+/// `manifest.json` (format "atp-dump", version 2), keys in this order:
 ///
-///     {"format": "atp-dump", "version": 1,
+///     {"format": "atp-dump", "version": 2, "complete": true,
 ///      "config": { ...whatever the caller passed... },
 ///      "tensors": [ {"name": "x", "file": "x.npy", "role": "input",
 ///                    "rank": -1, "shape": [4, 8], "dtype": "float32",
@@ -25,6 +25,19 @@
 /// and equal for two tensors exactly when their bits agree (up to a 2^-64
 /// accident). It detects corruption and mismatched files; it is no
 /// cryptographic hash.
+///
+/// `complete` is false from the moment a Dumper opens the directory until
+/// finish() succeeds: a run that fails part-way leaves a manifest listing what
+/// it wrote, marked incomplete, and both loaders (load_manifest() and
+/// notebooks/atp_dump.py) refuse it. Version 1 had no such flag, so version 1
+/// dumps are refused too (rerun the program). The readers trust nothing
+/// else either: every field is checked for type and range, a name may appear
+/// once, `file` must be `name + ".npy"`, float32 shapes have 2 dimensions
+/// and int64 shapes 1, the JSON may nest at most 64 levels and be at most
+/// 64 MiB (json_read.hpp).
+///
+/// Files are written with write_file_replacing() (file_write.hpp): a symbolic
+/// link at `DIR/x.npy` or `DIR/manifest.json` is refused, never followed.
 ///
 /// Output is deterministic: no timestamps, host names or paths, and the JSON
 /// is printed with fixed indentation, so two runs of the same program give
@@ -45,6 +58,7 @@
 #include <filesystem>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace atp::sim {
@@ -68,7 +82,7 @@ struct TensorEntry {
 
 /// A dump's `manifest.json`, as read back by load_manifest().
 struct Manifest {
-  int version = 1;                   ///< Format version (only 1 exists).
+  int version = 2;                   ///< Format version (2; version 1 is refused).
   nlohmann::json config;             ///< The configuration the Dumper was given.
   std::vector<TensorEntry> tensors;  ///< Entries in the order they were added.
 
@@ -76,8 +90,9 @@ struct Manifest {
   const TensorEntry& find(const std::string& name) const;
 };
 
-/// Writes a dump directory: each add() writes one `.npy` at once, finish()
-/// writes `manifest.json`.
+/// Writes a dump directory: the constructor writes an incomplete
+/// `manifest.json`, each add() writes one `.npy` at once, finish() writes the
+/// complete manifest.
 ///
 /// Usage:
 ///
@@ -87,13 +102,15 @@ struct Manifest {
 ///     d.finish();                              // manifest.json
 class Dumper {
  public:
-  /// Opens (creating if missing, with parents) the directory `dir`.
-  /// Throws std::invalid_argument if `dir` exists and is not a directory,
-  /// std::runtime_error if it cannot be created.
+  /// Opens (creating if missing, with parents) the directory `dir` and writes
+  /// a manifest marked incomplete, replacing any earlier one. Throws
+  /// std::invalid_argument if `dir` exists and is not a directory or its
+  /// manifest.json is a symbolic link, std::runtime_error if it cannot be created.
   Dumper(std::filesystem::path dir, nlohmann::json config);
 
-  /// Writes the manifest if finish() was not called; never throws (a failure
-  /// is reported on stderr, because a destructor has no one to throw to).
+  /// If finish() was not called (an exception unwound the run), rewrites the
+  /// manifest listing what was written, still marked incomplete; never throws
+  /// (a failure is reported on stderr, because a destructor has no one to throw to).
   ~Dumper();
 
   Dumper(const Dumper&) = delete;             ///< One writer per directory.
@@ -124,8 +141,8 @@ class Dumper {
   /// The entry name add_per_rank() uses for rank `r`: "<name>.rank<r>".
   static std::string rank_name(const std::string& name, int r);
 
-  /// Writes `manifest.json`. Throws std::invalid_argument if called twice,
-  /// std::runtime_error if the file cannot be written.
+  /// Writes `manifest.json` marked complete. Throws std::invalid_argument if
+  /// called twice, std::runtime_error if the file cannot be written.
   void finish();
 
   /// True once finish() has written the manifest.
@@ -139,6 +156,7 @@ class Dumper {
 
  private:
   void check_new_entry(const std::string& name, const std::string& role, int rank) const;
+  void write_manifest(bool complete) const;
 
   std::filesystem::path dir_;
   nlohmann::json config_;
@@ -147,11 +165,17 @@ class Dumper {
 };
 
 /// Reads and checks `dir/manifest.json`. Throws std::runtime_error if it
-/// cannot be read, std::invalid_argument if it is not an atp-dump version 1.
+/// cannot be read, std::invalid_argument if it is not a complete atp-dump
+/// version 2 with well-formed, uniquely named entries (see the file comment).
 Manifest load_manifest(const std::filesystem::path& dir);
 
-/// Reads the float32 tensor `name` of the dump in `dir`, checking its shape
-/// and fnv1a64 against the manifest (std::invalid_argument on any mismatch).
+/// load_manifest() of manifest text held in memory; `where` names it in
+/// messages. (load_manifest() reads the file and calls this; so do the fuzzers.)
+Manifest parse_manifest(std::string_view text, const std::string& where);
+
+/// Reads the float32 tensor `name` of the dump in `dir`, checking its file's
+/// shape (exactly, rank included) and the fnv1a64 of the bytes read against
+/// the manifest (std::invalid_argument on any mismatch).
 Matrix load_tensor(const std::filesystem::path& dir, const std::string& name);
 
 /// Reads the int64 vector `name` of the dump in `dir`, checked as load_tensor().

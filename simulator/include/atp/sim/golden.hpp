@@ -40,6 +40,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace atp::sim {
@@ -77,8 +78,11 @@ struct GoldenFile {
 
 /// The identity of a run: chapter, p, seed and the chapter's registered
 /// options from a dump's config, e.g. {"chapter": 1, "p": 4, "rows": 2, "cols": 8, "seed": 2026}.
-/// \throws std::invalid_argument if `config` is not an object, has no integer
-/// "chapter", or names a chapter without a GPU half.
+/// Every value is checked, never converted: chapter an integer in [0, 99]
+/// with a GPU half, p an integer in [1, 4096], seed an integer in
+/// [0, 2^64 - 1], each option of the type of its canonical value (a
+/// non-negative integer or a string).
+/// \throws std::invalid_argument naming the key and the bad value.
 nlohmann::json golden_config(const nlohmann::json& config);
 
 /// "chapter=1 p=4 rows=2 cols=8 seed=2026": a config for messages.
@@ -90,9 +94,11 @@ TensorDigest digest_matrix(const Matrix& m);
 /// digest_matrix() of every named matrix.
 DigestSet digest_matrices(const std::map<std::string, Matrix>& tensors);
 
-/// The digests of every tensor in the dump directory `dir`, each tensor
-/// read back and checked against its manifest entry (load_tensor()).
-/// \throws as load_manifest() / load_tensor().
+/// The digests of every tensor in the dump directory `dir`, each computed
+/// from the bytes read back (which load_tensor() also holds against the
+/// manifest), never copied from the manifest.
+/// \throws as load_manifest() / load_tensor() (an incomplete dump or a
+/// manifest naming a tensor twice is refused).
 DigestSet digest_dump(const std::filesystem::path& dir);
 
 /// `golden_dir/chNN.json` for chapter `chapter` (two digits).
@@ -100,15 +106,24 @@ DigestSet digest_dump(const std::filesystem::path& dir);
 std::filesystem::path golden_path(const std::filesystem::path& golden_dir, int chapter);
 
 /// Reads and checks a golden file.
-/// \throws std::runtime_error if it cannot be read or parsed;
-///         std::invalid_argument if it is not an atp-golden version 1 file
-///         (bad format, version, a config without "chapter", a malformed
-///         digest, two entries with one config); the message names the file.
+/// \throws std::runtime_error if it cannot be read;
+///         std::invalid_argument if it is not valid JSON (parse_golden()) or
+///         not an atp-golden version 1 file (bad format, version, a config
+///         golden_config() refuses, a malformed digest, two entries with one
+///         config, a file over 64 MiB); the message names the file.
 GoldenFile read_golden(const std::filesystem::path& path);
 
+/// read_golden() of golden-file text held in memory; `where` names it in messages.
+/// The JSON is read strictly (json_read.hpp): no key twice, at most 64 levels deep.
+/// \throws std::invalid_argument as read_golden().
+GoldenFile parse_golden(std::string_view text, const std::string& where);
+
 /// Writes `golden` to `path` (parents created), entries sorted by config so
-/// that a rerun changes only what changed. Only GPU runs call this.
-/// \throws std::runtime_error if the file cannot be written.
+/// that a rerun changes only what changed. Only GPU runs call this. Written
+/// with write_file_replacing(): every write and the close are checked and a
+/// failure leaves the old file as it was.
+/// \throws std::runtime_error if the file cannot be written (disk full,
+///         no permission); std::invalid_argument if `path` is a symbolic link.
 void write_golden(const std::filesystem::path& path, const GoldenFile& golden);
 
 /// Outcome of check_against_golden().

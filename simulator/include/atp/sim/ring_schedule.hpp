@@ -66,10 +66,16 @@ struct RingStep {
   std::int64_t end = 0;                        ///< one past its last element
 };
 
+/// 2 (p-1) p, the number of entries of ring_schedule(p, n), in 64-bit arithmetic.
+/// Throws std::invalid_argument unless p >= 1.
+std::int64_t ring_step_count(int p);
+
 /// Every transfer of a ring all-reduce of n elements over p ranks, ordered by
 /// phase, then step, then sending rank: 2 (p-1) p entries (none for p = 1).
 /// All transfers of one (phase, step) happen at once; within a step each rank
-/// sends one chunk and receives a different one.
+/// sends one chunk and receives a different one. The list grows as p^2 (p =
+/// 65536 would need about 344 GB): a p whose list exceeds the memory budget
+/// (memory_budget.hpp) is refused with std::invalid_argument before anything is built.
 std::vector<RingStep> ring_schedule(int p, std::int64_t n);
 
 /// "reduce-scatter step 0: rank 0 -> rank 1 chunk 3 [6, 8)".

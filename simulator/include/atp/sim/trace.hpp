@@ -40,6 +40,8 @@ class Trace {
 
   /// Starts a new call and returns its id; every event of one collective uses it.
   std::int64_t begin_call() { return next_call_++; }
+  /// The id the next begin_call() will return (a collective's index in messages).
+  std::int64_t next_call() const { return next_call_; }
   /// Appends one event; throws std::invalid_argument if its rank is out of range.
   void record(TraceEvent e);
 
