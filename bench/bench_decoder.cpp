@@ -222,10 +222,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_decoder: --repetitions %d must be >= 1\n", repetitions);
     return 2;
   }
+  // The ratios use the calling thread's CPU time, which would miss the matmul's worker threads:
+  // both sides run on one thread.
+  setenv("ATP_THREADS", "1", 1);
   std::printf("bench_decoder: chapter 7's decoder on p simulated ranks against a dense single-device decoder,\n"
-              "one thread (the matmul is single-threaded), %s\n\n", atp::detail::matmul_has_avx2_kernel()
-                                                                     ? "AVX2+FMA matmul kernel"
-                                                                     : "portable matmul kernel");
+              "both with the same matmul: %s, %d thread (the times are this thread's CPU time)\n\n",
+              atp::detail::matmul_kernel_description(atp::detail::MatmulKernel::best).c_str(),
+              atp::detail::matmul_threads());
   const sim::Checkpoint fortune = sim::Checkpoint::open(ATP_SOURCE_DIR "/data/fortune-llama.bin");
   bench_model("fortune-llama", fortune, {1, 84, 104, 101, 32}, 32, repetitions);
   sim::DecoderConfig big;
