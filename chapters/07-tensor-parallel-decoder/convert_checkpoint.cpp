@@ -16,7 +16,7 @@
 #include "atp/sim/checkpoint/llama2c.hpp"
 #include "atp/sim/checkpoint/safetensors.hpp"
 
-#include <CLI/CLI.hpp>
+#include "atp/sim/cli.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -29,11 +29,10 @@ namespace sim = atp::sim;
 int main(int argc, char** argv) {
   CLI::App app{"atp-convert-checkpoint: llama2.c <-> safetensors, bit for bit"};
   std::string in, out, to;
-  app.add_option("--in", in, "input checkpoint (llama2.c .bin or .safetensors)")->required();
-  app.add_option("--out", out, "output file")->required();
-  app.add_option("--to", to, "output format (default: from the --out extension)")
-      ->check(CLI::IsMember({"safetensors", "llama2c"}));
-  CLI11_PARSE(app, argc, argv);
+  sim::cli::add_path(app, "--in", in, "input checkpoint (llama2.c .bin or .safetensors)", "required")->required();
+  sim::cli::add_path(app, "--out", out, "output file", "required")->required();
+  sim::cli::add_choice(app, "--to", to, {"safetensors", "llama2c"}, "output format", "from the --out extension");
+  if (const auto rc = sim::cli::parse(app, argc, argv)) return *rc;
   try {
     if (to.empty()) {
       const std::string ext = fs::path(out).extension().string();

@@ -6,12 +6,13 @@
 /// defaults, so atp-compare can pass one configuration to both. Every bad
 /// value is refused with a message that names it and what would be valid.
 /// Leaves out: the binaries' own extras (narration, the tp sweep, the RoPE
-/// accuracy table on the CPU side). Plain CLI11 until the shared
-/// simulator/include/atp/sim/cli.hpp exists.
+/// accuracy table on the CPU side). Built on the shared command line
+/// (atp/sim/cli.hpp): strict values, defaults in --help.
 #pragma once
 
 #include "atp/sim/checkpoint/checkpoint.hpp"
 #include "atp/sim/checkpoint/tokenizer.hpp"
+#include "atp/sim/cli.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -46,27 +47,25 @@ struct RunOptions {
 
 /// Registers the shared options on `app`.
 inline void add_run_options(CLI::App& app, RunOptions& o) {
-  app.add_option("--checkpoint", o.checkpoint, "llama2.c .bin or .safetensors checkpoint")->capture_default_str();
+  namespace cli = atp::sim::cli;
+  cli::add_path(app, "--checkpoint", o.checkpoint, "llama2.c .bin or .safetensors checkpoint", o.checkpoint);
+  // Free text: any bytes, a leading '-' included (the option's value is taken as given).
   auto* prompt = app.add_option("--prompt", o.prompt, "prompt text; BOS is prepended (byte-level tokens)")
                      ->capture_default_str();
-  auto* ids = app.add_option("--prompt-ids", o.prompt_ids, "prompt as comma-separated ids, BOS included, e.g. 1,84,104");
+  auto* ids = app.add_option("--prompt-ids", o.prompt_ids,
+                             "prompt as comma-separated ids, BOS included, e.g. 1,84,104 (default: --prompt)");
   prompt->excludes(ids);
   ids->excludes(prompt);
-  app.add_option("--tokenizer", o.tokenizer, "llama2.c tokenizer.bin to print other llama2.c models' ids as text");
-  app.add_option("--steps", o.steps, "tokens to generate (the prompt plus these must fit max_seq_len)")
-      ->check(CLI::Range(1, 1 << 20))
-      ->capture_default_str();
-  app.add_option("--tp", o.tp, "number of ranks p (must fit the model's heads and vocabulary)")
-      ->check(CLI::Range(1, 64))
-      ->capture_default_str();
-  app.add_option("--seed", o.seed, "recorded in the dump; the weights come from the checkpoint")->capture_default_str();
-  app.add_option("--reduce-order", o.reduce_order, "order of every all-reduce")
-      ->check(CLI::IsMember({"rank-order", "ring"}))
-      ->capture_default_str();
-  app.add_option("--logits", o.logits, "the LM head's collective: all-gather (every rank) or gather (rank 0)")
-      ->check(CLI::IsMember({"all-gather", "gather"}))
-      ->capture_default_str();
-  app.add_option("--dump", o.dump, "write prompt, generated ids, every step's logits and the KV caches (.npy)");
+  cli::add_path(app, "--tokenizer", o.tokenizer,
+                "llama2.c tokenizer.bin to print other llama2.c models' ids as text", "byte-level");
+  cli::add_integer(app, "--steps", o.steps, 1, 1 << 20,
+                   "tokens to generate (the prompt plus these must fit max_seq_len)");
+  cli::add_tp(app, o.tp, 64, "number of ranks p (must fit the model's heads and vocabulary)");
+  cli::add_seed(app, o.seed);
+  cli::add_choice(app, "--reduce-order", o.reduce_order, {"rank-order", "ring"}, "order of every all-reduce");
+  cli::add_choice(app, "--logits", o.logits, {"all-gather", "gather"},
+                  "the LM head's collective: all-gather (every rank) or gather (rank 0)");
+  cli::add_dump(app, o.dump, "write prompt, generated ids, every step's logits and the KV caches (.npy)");
 }
 
 /// "1,84,104" -> {1, 84, 104}. \throws std::invalid_argument naming the bad

@@ -30,7 +30,6 @@
 #include "atp/sim/models/parallel_decoder.hpp"
 #include "atp/sim/narrate.hpp"
 
-#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -101,10 +100,10 @@ int main(int argc, char** argv) {
   ch07::RunOptions o;
   bool narrate = false, all_tp = false, rope = false;
   ch07::add_run_options(app, o);
-  app.add_flag("--narrate", narrate, "narrate the prefill: what every rank holds in block 0, the LM head");
-  app.add_flag("--all-tp", all_tp, "also generate at every tp in {1, 2, 4, 8} the model admits and compare");
-  app.add_flag("--rope-accuracy", rope, "print the accuracy of the rotary sin/cos against float64 and exit");
-  CLI11_PARSE(app, argc, argv);
+  sim::cli::add_narrate(app, narrate, "narrate the prefill: what every rank holds in block 0, the LM head");
+  sim::cli::add_flag(app, "--all-tp", all_tp, "also generate at every tp in {1, 2, 4, 8} the model admits and compare");
+  sim::cli::add_flag(app, "--rope-accuracy", rope, "print the accuracy of the rotary sin/cos against float64 and exit");
+  if (const auto rc = sim::cli::parse(app, argc, argv)) return *rc;
 
   try {
     if (rope) {

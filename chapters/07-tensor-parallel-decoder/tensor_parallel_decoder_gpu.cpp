@@ -28,7 +28,6 @@
 #include "atp/sim/dump.hpp"
 #include "atp/sim/models/generation.hpp"
 
-#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <memory>
@@ -43,7 +42,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Chapter 7, GPU half: one rank of the tensor-parallel decoder (run under atp-launch)."};
   ch07::RunOptions o;
   ch07::add_run_options(app, o);
-  CLI11_PARSE(app, argc, argv);
+  if (const auto rc = sim::cli::parse(app, argc, argv)) return *rc;
 
   int rank = -1;
   try {
