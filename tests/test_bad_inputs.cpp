@@ -44,6 +44,7 @@ const std::string CH03 = ch("03-row-parallel-linear", "atp-ch03-row-parallel-lin
 const std::string CH04 = ch("04-parallel-mlp", "atp-ch04-parallel-mlp");
 const std::string CH05 = ch("05-parallel-attention", "atp-ch05-parallel-attention");
 const std::string CH06 = ch("06-vocab-parallel-embedding", "atp-ch06-vocab-parallel-embedding");
+const std::string CH07 = ch("07-tensor-parallel-decoder", "atp-ch07-tensor-parallel-decoder");
 const std::string PY = "/usr/bin/python3 '" + (fs::path(ATP_NOTEBOOKS_DIR) / "atp_dump.py").string() + "'";
 
 /// One row: `command` (a program and its arguments, shell words; `{DIR}` is a
@@ -110,6 +111,11 @@ std::vector<Row> rows() {
       {"unknown mlp", CH04 + " --mlp relu", "--mlp 'relu'"},
       {"samples out of range", CH00 + " --samples 0", "--samples '0'"},
       {"an option given twice", CH01 + " --tp 2 --tp 3", "--tp"},
+      {"decoder: steps -1", CH07 + " --steps -1", "--steps '-1' is not valid"},
+      {"decoder: seed 1e23", CH07 + " --seed 1e23", "--seed '1e23'"},
+      {"decoder: dump --narrate", CH07 + " --dump --narrate", "--dump '--narrate'"},
+      {"decoder: prompt ids with a trailing comma", CH07 + " --prompt-ids 1,84,", "item 2 ('') is not an integer"},
+      {"decoder: unknown logits collective", CH07 + " --logits scatter", "--logits 'scatter' is not valid"},
       // --- 9. output that could not be written --------------------------------
       {"stdout is /dev/full (exited 0)", CH01 + " --tp 2 > /dev/full", "writing standard output failed"},
       {"--help to /dev/full", CH02 + " --help > /dev/full", "writing standard output failed"},
