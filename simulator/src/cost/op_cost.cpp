@@ -66,17 +66,21 @@ KernelCost roofline(OpClass cls, double flops, double bytes, const HardwareProfi
 }
 
 double matmul_bytes(const sim::TraceEvent& ev, OpClass cls, int element_bytes, int kv_group) {
-  if (ev.shape_in.size() != 2 || ev.shape_out.size() != 2 || ev.shape_in[0] != ev.shape_out[0])
+  const std::size_t n = ev.shape_in.size();
+  const bool ok = (n == 2 || n == 3) && ev.shape_out.size() == n && ev.shape_in[n - 2] == ev.shape_out[n - 2] &&
+                  (n == 2 || ev.shape_in[0] == ev.shape_out[0]);
+  if (!ok)
     throw std::invalid_argument("matmul event '" + ev.label + "' on rank " + std::to_string(ev.rank) +
-                                " has no (M, K) -> (M, N) shapes; cannot price it");
-  const double M = static_cast<double>(ev.shape_in[0]), K = static_cast<double>(ev.shape_in[1]),
-               N = static_cast<double>(ev.shape_out[1]);
+                                " has no (M, K) -> (M, N) or batched (B, M, K) -> (B, M, N) shapes; cannot price it");
+  const double B = n == 3 ? static_cast<double>(ev.shape_in[0]) : 1.0;
+  const double M = static_cast<double>(ev.shape_in[n - 2]), K = static_cast<double>(ev.shape_in[n - 1]),
+               N = static_cast<double>(ev.shape_out[n - 1]);
   const double e = element_bytes, g = std::max(1, kv_group);
-  if (cls == OpClass::Gemm) return e * (M * K + K * N + M * N);
+  if (cls == OpClass::Gemm) return B * e * (M * K + K * N + M * N);
   // Fused attention: scores (T, d) x (d, S) reads q (T d) and k (S d); context (T, S) x (S, d) reads v (S d)
   // and writes (T d). Keys and values are shared by g query heads.
-  if (ends_with(ev.label, ".scores")) return e * (M * K + K * N / g);
-  return e * (K * N / g + M * N);
+  if (ends_with(ev.label, ".scores")) return B * e * (M * K + K * N / g);
+  return B * e * (K * N / g + M * N);
 }
 
 bool nccl_collective_of(const std::string& op, NcclCollective& out) {

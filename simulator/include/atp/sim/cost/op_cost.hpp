@@ -86,7 +86,9 @@ struct KernelCost {
 KernelCost roofline(OpClass cls, double flops, double bytes, const HardwareProfile& hw);
 
 /// Bytes one matmul event moves (gemm: e (M K + K N + M N); attention: the flash-fused
-/// count of the table above with group g). \throws std::invalid_argument if the event has no 2-D shapes.
+/// count of the table above with group g); a batched event (B, M, K) -> (B, M, N), as the dry
+/// windowed attention records, moves B times that.
+/// \throws std::invalid_argument if the event has neither 2-D nor batched 3-D shapes.
 double matmul_bytes(const sim::TraceEvent& e, OpClass cls, int element_bytes, int kv_group);
 
 /// One priced collective call.
