@@ -113,11 +113,16 @@ void print_report(const cost::Scenario& s, const cost::HardwareProfile& hw, cons
 }
 
 void write_timeline_files(const std::string& dir, const std::string& slug, const std::string& title,
-                          const cost::Timeline& t) {
+                          const cost::Timeline& t, double until_s) {
   if (!std::filesystem::is_directory(dir))
     throw std::invalid_argument("output folder '" + dir + "' does not exist; create it or pass --out to an existing one");
-  const std::string json = (std::filesystem::path(dir) / (slug + ".json")).string();
   const std::string svg = (std::filesystem::path(dir) / (slug + ".svg")).string();
+  if (until_s > 0) {  // a zoomed picture: the JSON of the whole run is written by the unzoomed call
+    cost::write_text_file(svg, cost::timeline_svg(t, title, 960, until_s));
+    std::printf("timeline: %s (the first %.3f ms)\n", svg.c_str(), until_s * 1e3);
+    return;
+  }
+  const std::string json = (std::filesystem::path(dir) / (slug + ".json")).string();
   cost::write_text_file(json, cost::chrome_trace_json(t, title));
   cost::write_text_file(svg, cost::timeline_svg(t, title));
   std::printf("timeline: %s (open in ui.perfetto.dev or chrome://tracing)\n          %s\n", json.c_str(), svg.c_str());

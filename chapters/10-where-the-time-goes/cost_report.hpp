@@ -34,9 +34,10 @@ std::string stage_of(const std::string& label);
 void print_report(const cost::Scenario& s, const cost::HardwareProfile& hw, const cost::CostOptions& o,
                   const cost::ScenarioResult& r);
 
-/// Writes DIR/<slug>.json (Chrome/Perfetto) and DIR/<slug>.svg and prints both paths.
+/// Writes DIR/SLUG.json (Chrome/Perfetto, every span) and DIR/SLUG.svg and prints both paths;
+/// with `until_s` > 0 writes only the SVG, of the first `until_s` seconds.
 /// \throws std::invalid_argument naming DIR if it does not exist or cannot be written.
 void write_timeline_files(const std::string& dir, const std::string& slug, const std::string& title,
-                          const cost::Timeline& t);
+                          const cost::Timeline& t, double until_s = 0);
 
 }  // namespace atp::ch10

@@ -26,6 +26,12 @@ namespace atp::ch10 {
 /// closing collective every rank has the features), in ms.
 double vision_ready_ms(const cost::Timeline& t);
 
+/// The F / Y at which a tensor-parallel GELU MLP (H -> F -> H, T tokens, Y ranks) on `hw` spends as long
+/// computing as all-reducing: F0 x comm / compute / Y from one dry run at F0 = Y x 4096 (compute grows
+/// with F, the all-reduce of (T, H) does not). The model's version of the scaling book's C / W.
+double mlp_break_even_f_per_rank(const cost::HardwareProfile& hw, int Y, std::int64_t T, std::int64_t H,
+                                 const cost::CostOptions& options = {});
+
 /// One published measurement and the model's prediction of it.
 struct ValidationRow {
   std::string what;         ///< what was measured
@@ -34,6 +40,7 @@ struct ValidationRow {
   std::string source;       ///< who published it, where
   double predicted = 0;     ///< the model's value, same unit
   std::string how;          ///< how the model's value is computed
+  std::string note;         ///< a diagnosis where the ratio misses 25 % (computed, not typed in)
   /// predicted / measured.
   double ratio() const { return predicted / measured; }
 };

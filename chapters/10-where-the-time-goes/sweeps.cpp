@@ -7,6 +7,7 @@
 #include "atp/sim/cost/timeline.hpp"
 
 #include <algorithm>
+#include <utility>
 #include <cstdio>
 
 namespace atp::ch10 {
@@ -230,6 +231,23 @@ void print_tp_sweep(const std::string& decoder) {
     else
       std::printf("; every doubling of p still shortens the %s\n\n", phase == cost::Phase::Prefill ? "prefill" : "step");
   }
+  // The scaling book's rule in the model's terms: the MLP is compute-bound while F / p exceeds the break-even F / Y.
+  const auto& d = cost::model_catalog().decoder(decoder).shape;
+  const double F = d.gated_mlp ? 1.5 * static_cast<double>(d.intermediate) : static_cast<double>(d.intermediate);
+  std::printf("The rule of thumb: an MLP of width F on p ranks is compute-bound while F / p exceeds the F / Y at which\n"
+              "its matmuls take as long as its all-reduce (validation row 8), here at T = 2048, H = %lld. %s's\n"
+              "gated MLP (3 matmuls of width %lld) does the work of a GELU MLP of width F = %.0f:\n",
+              static_cast<long long>(d.hidden), decoder.c_str(), static_cast<long long>(d.intermediate), F);
+  for (const auto& [name, Y] : {std::pair<const char*, int>{"h100-sxm", 2}, {"h100-sxm", 4}, {"h100-sxm", 8},
+                                {"h100-sxm-2node-ib", 16}}) {
+    const double even = mlp_break_even_f_per_rank(cost::hardware_profile(name), Y, 2048, d.hidden);
+    const double have = F / Y;
+    std::printf("  p = %2d on %-18s break-even F / p = %6.0f; %s has F / p = %6.0f: %s\n", Y, name, even,
+                decoder.c_str(), have, have > even ? "compute-bound" : "communication-bound");
+  }
+  std::printf("(the MLP alone: each block's attention adds a second all-reduce of the same size for about half the\n"
+              "MLP's weight-matmul work (4 H^2 against 3 H I), so the whole block turns communication-bound earlier,\n"
+              "as the tables above show)\n\n");
 }
 
 }  // namespace atp::ch10

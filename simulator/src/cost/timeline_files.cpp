@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
+#include <vector>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -69,13 +71,14 @@ double tick_step(double span, int n) {
 
 }  // namespace
 
-std::string timeline_svg(const Timeline& t, const std::string& title, int width) {
+std::string timeline_svg(const Timeline& t, const std::string& title, int width, double until_s) {
   if (width < 200) throw std::invalid_argument("timeline_svg: width " + std::to_string(width) + " px; need >= 200");
+  if (until_s < 0) throw std::invalid_argument("timeline_svg: window end " + std::to_string(until_s) + " s; need >= 0");
   const int left = 70, right = 20, top = 40, lane = 26, gap = 8, axis = 40, legend = 28;
   const int height = top + t.p * (lane + gap) + axis + legend;
-  const double plot = width - left - right;
-  const double total = t.makespan_s > 0 ? t.makespan_s : 1.0;
-  auto x_of = [&](double s) { return left + plot * s / total; };
+  const int columns = width - left - right;
+  const double total = until_s > 0 ? until_s : (t.makespan_s > 0 ? t.makespan_s : 1.0);
+  const double per_px = total / columns;
   char buf[512];
   std::string svg;
   std::snprintf(buf, sizeof buf,
@@ -94,50 +97,74 @@ std::string timeline_svg(const Timeline& t, const std::string& title, int width)
     const int y = top + r * (lane + gap);
     std::snprintf(buf, sizeof buf,
                   "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">rank %d</text>\n"
-                  "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"none\" stroke=\"#BDBDBD\"/>\n",
-                  left - 8, y + lane / 2 + 4, r, left, y, plot, lane);
+                  "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#BDBDBD\"/>\n",
+                  left - 8, y + lane / 2 + 4, r, left, y, columns, lane);
     svg += buf;
-    // Merge neighbouring spans of one kind that are together narrower than a pixel.
-    double start = -1, end = -1;
-    SpanKind kind = SpanKind::Compute;
-    std::string tip;
-    auto flush = [&]() {
-      if (start < 0) return;
-      std::snprintf(buf, sizeof buf,
-                    "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" fill=\"%s\"><title>%s</title></rect>\n",
-                    x_of(start), y, std::max(0.3, x_of(end) - x_of(start)), lane, fill_of(kind),
-                    escape_xml(tip).c_str());
-      svg += buf;
-      start = -1;
-    };
+    // Rasterize the lane: each pixel column takes the kind that fills most of it (idle when none does),
+    // then runs of equal columns become one rectangle. A lane stays a few hundred rectangles at most.
+    std::vector<std::array<double, 3>> fill(static_cast<std::size_t>(columns), {0, 0, 0});
+    std::vector<const Span*> first(static_cast<std::size_t>(columns), nullptr), last(first);
     for (const Span& s : t.spans) {
-      if (s.rank != r) continue;
-      const bool merge = start >= 0 && s.kind == kind && x_of(s.end_s) - x_of(start) < 1.0;
-      if (!merge) {
-        flush();
-        start = s.start_s;
-        kind = s.kind;
-        std::snprintf(buf, sizeof buf, "%s %s: %.2f us (%s)", to_string(s.kind), s.label.c_str(), s.seconds() * 1e6,
-                      s.detail.c_str());
-        tip = buf;
-      } else {
-        tip = std::string(to_string(kind)) + ": several short spans";
+      if (s.rank != r || s.start_s >= total) continue;
+      const double a = s.start_s, b = std::min(s.end_s, total);
+      for (int c = static_cast<int>(a / per_px); c < columns && c * per_px < b; ++c) {
+        const double lo = std::max(a, c * per_px), hi = std::min(b, (c + 1) * per_px);
+        if (hi <= lo) continue;
+        fill[static_cast<std::size_t>(c)][static_cast<int>(s.kind)] += hi - lo;
+        if (first[static_cast<std::size_t>(c)] == nullptr) first[static_cast<std::size_t>(c)] = &s;
+        last[static_cast<std::size_t>(c)] = &s;
       }
-      end = s.end_s;
     }
-    flush();
+    auto kind_of = [&](int c) {
+      const auto& f = fill[static_cast<std::size_t>(c)];
+      const double busy = f[0] + f[1] + f[2];
+      if (busy < 0.5 * per_px) return -1;  // mostly idle
+      return static_cast<int>(std::max_element(f.begin(), f.end()) - f.begin());
+    };
+    for (int c = 0; c < columns;) {
+      const int k = kind_of(c);
+      int e = c + 1;
+      while (e < columns && kind_of(e) == k) ++e;
+      if (k >= 0) {
+        // The tooltip names the span of the run's kind when only one such span touches the run.
+        const Span* one = nullptr;
+        bool several = false;
+        for (int i = c; i < e && !several; ++i)
+          for (const Span* sp : {first[static_cast<std::size_t>(i)], last[static_cast<std::size_t>(i)]})
+            if (sp != nullptr && static_cast<int>(sp->kind) == k) {
+              several = one != nullptr && one != sp;
+              one = sp;
+            }
+        std::string tip;
+        if (one != nullptr && !several) {
+          std::snprintf(buf, sizeof buf, "%s %s: %.2f us (%s)", to_string(one->kind), one->label.c_str(),
+                        one->seconds() * 1e6, one->detail.c_str());
+          tip = buf;
+        } else {
+          std::snprintf(buf, sizeof buf, "%.1f to %.1f us: mostly %s", c * per_px * 1e6, e * per_px * 1e6,
+                        to_string(static_cast<SpanKind>(k)));
+          tip = buf;
+        }
+        std::snprintf(buf, sizeof buf,
+                      "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"><title>%s</title></rect>\n",
+                      left + c, y, e - c, lane, fill_of(static_cast<SpanKind>(k)), escape_xml(tip).c_str());
+        svg += buf;
+      }
+      c = e;
+    }
   }
   const int ay = top + t.p * (lane + gap) + 4;
   const double step_ms = tick_step(total * 1e3, 8);
   for (double ms = 0; ms <= total * 1e3 + 1e-12; ms += step_ms) {
-    const double x = x_of(ms * 1e-3);
+    const double x = left + columns * (ms * 1e-3) / total;
     std::snprintf(buf, sizeof buf,
                   "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#616161\"/>"
                   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%g</text>\n",
                   x, ay, x, ay + 5, x, ay + 18, ms);
     svg += buf;
   }
-  std::snprintf(buf, sizeof buf, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">ms</text>\n", left - 8, ay + 18);
+  std::snprintf(buf, sizeof buf, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">time (ms)</text>\n", left + columns,
+                ay + 32);
   svg += buf;
   const int ly = ay + axis - 8;
   const struct {
@@ -153,8 +180,12 @@ std::string timeline_svg(const Timeline& t, const std::string& title, int width)
     svg += buf;
     lx += 40 + 8 * static_cast<int>(std::string(it.name).size());
   }
-  std::snprintf(buf, sizeof buf, "<text x=\"%d\" y=\"%d\">makespan %.3f ms; blank = idle after the rank's last span</text>\n",
-                lx, ly + 12, t.makespan_s * 1e3);
+  char span_text[96];
+  if (until_s > 0)
+    std::snprintf(span_text, sizeof span_text, "first %.3f ms of %.3f ms", until_s * 1e3, t.makespan_s * 1e3);
+  else
+    std::snprintf(span_text, sizeof span_text, "makespan %.3f ms", t.makespan_s * 1e3);
+  std::snprintf(buf, sizeof buf, "<text x=\"%d\" y=\"%d\">%s; blank = idle</text>\n", lx, ly + 12, span_text);
   svg += buf;
   svg += "</svg>\n";
   return svg;

@@ -4,7 +4,7 @@
 ///        NCCL's tuner would work from, the book's alpha-beta figures and the
 ///        per-op-class efficiency factors. Every number carries its source.
 ///
-/// The profiles are data: simulator/data/cost/hardware/<name>.json, compiled
+/// The profiles are data: simulator/data/cost/hardware/NAME.json, compiled
 /// into the library (hardware_profiles()) so every binary has them, or read
 /// from any file of the same format (load_hardware_profile_file()). A profile
 /// describes one node type and how many nodes there are; a run on p ranks uses
