@@ -134,14 +134,22 @@ TEST_CASE("NCCL across two nodes and on PCIe") {
   CHECK(l4.latency_us(NcclCollective::AllReduce, NcclAlgorithm::Ring, NcclProtocol::LL) == doctest::Approx(12.6));
 }
 
-TEST_CASE("the book's forms: alpha0 + steps alpha + bytes / B") {
-  const AlphaBetaFigures& f = h100().book_one_node;  // 6.6 us, 0.6 us, 450 GB/s
+TEST_CASE("the book's forms: alpha0 + steps alpha + bytes / B, on issue 9's links") {
+  const atp::sim::LinkProfile& f = h100().book_one_node;  // nvlink4: 6.6 us, 0.6 us, 450 GB/s
+  CHECK(f.name == "nvlink4");
+  CHECK(hardware_profile("h100-sxm-2node-ib").book_for(16).name == "ib-ndr");
+  CHECK(hardware_profile("l4-pcie").book_one_node.bandwidth_GBps.value == 32);
   CHECK(book_steps("all_reduce_rank_order", 4) == 1);
   CHECK(book_steps("all_reduce_ring", 4) == 6);
   CHECK(book_steps("all_gather", 4) == 3);
   CHECK(book_steps("all_reduce_tree", 8) == 3);
-  CHECK(book_collective_seconds("all_reduce_ring", 4, 9e6, f) == doctest::Approx(6.6e-6 + 6 * 0.6e-6 + 9e6 / 450e9));
-  CHECK(book_collective_seconds("all_reduce_rank_order", 1, 9e6, f) == 0.0);
+  // Ring of a 6 MB message over 4 ranks: 2(p-1) = 6 steps, 2(p-1)/p S = 9 MB through each link.
+  CHECK(book_collective_seconds("all_reduce_ring", 4, 6e6, 9e6, f) == doctest::Approx(6.6e-6 + 6 * 0.6e-6 + 9e6 / 450e9));
+  // One-shot: 1 step, (p-1) S = 18 MB through each link.
+  CHECK(book_collective_seconds("all_reduce_rank_order", 4, 6e6, 18e6, f) ==
+        doctest::Approx(6.6e-6 + 0.6e-6 + 18e6 / 450e9));
+  CHECK(book_collective_seconds("all_gather", 4, 1e6, 3e6, f) == doctest::Approx(6.6e-6 + 3 * 0.6e-6 + 3e6 / 450e9));
+  CHECK(book_collective_seconds("all_reduce_rank_order", 1, 9e6, 0, f) == 0.0);
   CHECK(contains(error_of([&] { book_steps("all_to_all", 4); }), "no book form for trace op 'all_to_all'"));
 }
 

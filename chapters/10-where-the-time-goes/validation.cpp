@@ -141,7 +141,7 @@ std::vector<ValidationRow> validation_rows() {
     cost::HardwareProfile ideal = h100;
     ideal.efficiency.gemm_compute.value = 1.0;
     ideal.efficiency.kernel_floor_us.value = 0.0;
-    ideal.book_one_node.step_latency_us.value = 0.0;
+    ideal.book_one_node.step_latency_us.value = 0.0;  // a sim::LinkProfile of alpha_beta.hpp
     ideal.book_one_node.launch_latency_us.value = 0.0;
     cost::CostOptions book;
     book.collectives = cost::CollectiveModel::Book;

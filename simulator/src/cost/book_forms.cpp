@@ -25,12 +25,17 @@ int book_steps(const std::string& op, int p) {
                               "reduce_scatter, broadcast, gather, all_reduce_tree, reduce_scatter_tree, all_reduce_max");
 }
 
-double book_collective_seconds(const std::string& op, int p, double max_bytes, const AlphaBetaFigures& f) {
+double book_collective_seconds(const std::string& op, int p, double message_bytes, double max_bytes,
+                               const sim::LinkProfile& link) {
   const int steps = book_steps(op, p);
-  if (!(max_bytes >= 0))
-    throw std::invalid_argument("book_collective_seconds: " + std::to_string(max_bytes) + " bytes; need >= 0");
+  if (!(max_bytes >= 0) || !(message_bytes >= 0))
+    throw std::invalid_argument("book_collective_seconds: " + std::to_string(message_bytes) + " / " +
+                                std::to_string(max_bytes) + " bytes; need >= 0");
   if (p == 1) return 0.0;
-  return f.launch_latency_us.value * 1e-6 + steps * f.step_latency_us.value * 1e-6 + max_bytes / (f.link_GBps.value * 1e9);
+  if (op == "all_reduce_rank_order")
+    return sim::all_reduce_time(sim::AllReduceForm::OneShot, p, message_bytes, link).total_s();
+  if (op == "all_reduce_ring") return sim::all_reduce_time(sim::AllReduceForm::Ring, p, message_bytes, link).total_s();
+  return link.launch_latency() + steps * link.step_latency() + max_bytes / link.bandwidth();
 }
 
 }  // namespace atp::cost

@@ -41,7 +41,7 @@ const NcclGraphs& HardwareProfile::graphs_for(int p) const {
   return nodes_for(p) == 1 ? nccl_one_node : *nccl_nodes;
 }
 
-const AlphaBetaFigures& HardwareProfile::book_for(int p) const {
+const sim::LinkProfile& HardwareProfile::book_for(int p) const {
   return nodes_for(p) == 1 ? book_one_node : *book_nodes;
 }
 
@@ -89,10 +89,28 @@ NcclGraphs graphs(const json& parent, const std::string& key, const FieldPath& w
   return g;
 }
 
-AlphaBetaFigures alpha_beta(const json& parent, const std::string& key, const FieldPath& where) {
+/// parent[key] = {"link": {"value": NAME, "source": ...}}: a link of simulator/data/hardware.json; or the
+/// same with the link's own description, bandwidth_GBps, step_latency_us and launch_latency_us, for a
+/// link that file does not have.
+sim::LinkProfile alpha_beta(const json& parent, const std::string& key, const FieldPath& where) {
   const json& j = object_at(parent, key, where);
   const FieldPath w = where.child(key);
-  return {figure_at(j, "link_GBps", w), figure_at(j, "step_latency_us", w), figure_at(j, "launch_latency_us", w)};
+  std::string name;
+  detail::text_figure_at(j, "link", w, name);
+  if (j.contains("bandwidth_GBps")) {
+    sim::LinkProfile l;
+    l.name = name;
+    l.description = detail::string_at(j, "description", w);
+    l.bandwidth_GBps = figure_at(j, "bandwidth_GBps", w);
+    l.step_latency_us = figure_at(j, "step_latency_us", w);
+    l.launch_latency_us = figure_at(j, "launch_latency_us", w);
+    return l;
+  }
+  try {
+    return sim::link_profile(name);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(where.child(key).at("link") + ": " + e.what() + " (links of simulator/data/hardware.json)");
+  }
 }
 
 int whole_number(const Figure& f, const std::string& where) {
@@ -220,14 +238,14 @@ std::string HardwareProfile::describe_sources() const {
   if (net_GBps_per_gpu) line("topology.net", *net_GBps_per_gpu, " GB/s per GPU");
   graphs_lines("nccl_one_node.", nccl_one_node);
   if (nccl_nodes) graphs_lines("nccl_nodes.", *nccl_nodes);
-  line("book_forms.link", book_one_node.link_GBps, " GB/s");
-  line("book_forms.step_latency", book_one_node.step_latency_us, " us");
-  line("book_forms.launch_latency", book_one_node.launch_latency_us, " us");
-  if (book_nodes) {
-    line("book_forms_nodes.link", book_nodes->link_GBps, " GB/s");
-    line("book_forms_nodes.step_latency", book_nodes->step_latency_us, " us");
-    line("book_forms_nodes.launch_latency", book_nodes->launch_latency_us, " us");
-  }
+  auto link_lines = [&](const std::string& prefix, const sim::LinkProfile& l) {
+    s << "  " << prefix << " = link " << l.name << " (" << l.description << ")\n";
+    line(prefix + ".bandwidth", l.bandwidth_GBps, " GB/s");
+    line(prefix + ".step_latency", l.step_latency_us, " us");
+    line(prefix + ".launch_latency", l.launch_latency_us, " us");
+  };
+  link_lines("book_forms", book_one_node);
+  if (book_nodes) link_lines("book_forms_nodes", *book_nodes);
   line("efficiency.gemm_compute", efficiency.gemm_compute, "");
   line("efficiency.gemm_memory", efficiency.gemm_memory, "");
   line("efficiency.attention_compute", efficiency.attention_compute, "");

@@ -131,7 +131,7 @@ CollectiveCost price_collective(const std::vector<const sim::TraceEvent*>& event
     c.detail = p == 1 ? "nccl (p = 1: no call)" : "nccl " + e.name();
     return c;
   }
-  c.seconds = book_collective_seconds(op, p, c.wire_bytes, hw.book_for(p));
+  c.seconds = book_collective_seconds(op, p, in_elems * options.element_bytes, c.wire_bytes, hw.book_for(p));
   c.detail = std::string("book ") +
              (op == "all_reduce_rank_order" ? "one-shot" : op == "all_reduce_ring" ? "ring" : op.c_str()) +
              (options.collectives == CollectiveModel::Nccl ? " (no NCCL collective)" : "");

@@ -19,18 +19,17 @@
 /// | gather                | 1         | every rank sends to the root at once          |
 ///
 /// The tree forms of chapter 11 (all_reduce_tree, reduce_scatter_tree) take
-/// log2(p) steps, all_reduce_max one. For the two all-reduces this is the
-/// same formula as issue 9's alpha_beta.hpp (Ring: alpha0 + 2(p-1) alpha +
-/// 2(p-1)/p S/B; one-shot: alpha0 + alpha + (p-1) S/B): the bytes the trace
-/// records per rank are exactly those. When that header lands in main this
-/// file can call it for the two all-reduces; until then this is the one
-/// implementation. Leaves out: channels, protocols and pipelining (see
+/// log2(p) steps, all_reduce_max one. The two all-reduces are priced by issue
+/// 9's alpha-beta model (alpha_beta.hpp: OneShot for rank order, Ring for the
+/// ring) from the message size, on the profile's link of
+/// simulator/data/hardware.json; the bytes the trace records per rank are
+/// exactly that model's. The other collectives use the table above with the
+/// same link figures. Leaves out: channels, protocols and pipelining (see
 /// nccl_model.hpp for NCCL's own model), and contention.
 #pragma once
 
-#include "atp/sim/cost/hardware.hpp"
+#include "atp/sim/alpha_beta.hpp"
 
-#include <cstdint>
 #include <string>
 
 namespace atp::cost {
@@ -39,9 +38,11 @@ namespace atp::cost {
 /// \throws std::invalid_argument naming the op and the known ops if it is not a collective the book has.
 int book_steps(const std::string& op, int p);
 
-/// The alpha-beta time in seconds of one collective call: alpha0 + steps * alpha + max_bytes / B,
-/// 0 at p = 1 (nothing is called). max_bytes: the largest bytes any rank sent or received.
-/// \throws std::invalid_argument as book_steps(), or for max_bytes < 0.
-double book_collective_seconds(const std::string& op, int p, double max_bytes, const AlphaBetaFigures& figures);
+/// The alpha-beta time in seconds of one collective call on `link`, 0 at p = 1 (nothing is called).
+/// The two all-reduces: sim::all_reduce_time(OneShot or Ring, p, message_bytes, link); the others:
+/// alpha0 + steps * alpha + max_bytes / B, max_bytes the most bytes any rank sent or received.
+/// \throws std::invalid_argument as book_steps(), or for negative bytes.
+double book_collective_seconds(const std::string& op, int p, double message_bytes, double max_bytes,
+                               const sim::LinkProfile& link);
 
 }  // namespace atp::cost

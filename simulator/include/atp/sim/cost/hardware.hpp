@@ -4,6 +4,9 @@
 ///        NCCL's tuner would work from, the book's alpha-beta figures and the
 ///        per-op-class efficiency factors. Every number carries its source.
 ///
+/// The book's alpha-beta forms run on a link of issue 9's
+/// simulator/data/hardware.json (alpha_beta.hpp), named in each profile's
+/// book_forms, so both chapters use one set of link figures.
 /// The profiles are data: simulator/data/cost/hardware/NAME.json, compiled
 /// into the library (hardware_profiles()) so every binary has them, or read
 /// from any file of the same format (load_hardware_profile_file()). A profile
@@ -13,17 +16,17 @@
 /// memory capacity checks (memory_gb is informative), mixed GPU types.
 #pragma once
 
+#include "atp/sim/alpha_beta.hpp"
+
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace atp::cost {
 
-/// One published (or derived, or assumed) number and where it comes from.
-struct Figure {
-  double value = 0.0;  ///< in the unit the field's name says
-  std::string source;  ///< who published it, or how it was derived, or "assumption, ..."
-};
+/// One published (or derived, or assumed) number and where it comes from: alpha_beta.hpp's
+/// SourcedFigure, so the two models' figures are one type.
+using Figure = sim::SourcedFigure;
 
 /// The GPU generations NCCL's tuner distinguishes (tuning.cc's compute-capability index).
 enum class GpuArch {
@@ -61,13 +64,6 @@ struct NcclGraphs {
   Figure latency_inter_us;       ///< graph latencyInter (0 unless set)
 };
 
-/// The book's own collective forms priced by latency + bandwidth (see book_forms.hpp).
-struct AlphaBetaFigures {
-  Figure link_GBps;          ///< B: per GPU and direction
-  Figure step_latency_us;    ///< alpha: one sequential step
-  Figure launch_latency_us;  ///< alpha0: once per call
-};
-
 /// Efficiency factors per op class: the fraction of a peak rate a kernel reaches.
 struct Efficiency {
   Figure gemm_compute;       ///< matmuls against weights: fraction of peak bf16 FLOP/s
@@ -96,8 +92,8 @@ struct HardwareProfile {
   std::optional<Figure> net_GBps_per_gpu;  ///< per GPU between nodes (multi-node profiles)
   NcclGraphs nccl_one_node;     ///< graphs while p <= gpus_per_node
   std::optional<NcclGraphs> nccl_nodes;  ///< graphs for p spanning nodes
-  AlphaBetaFigures book_one_node;        ///< the book's forms inside a node
-  std::optional<AlphaBetaFigures> book_nodes;  ///< the book's forms across nodes
+  sim::LinkProfile book_one_node;        ///< the book's forms inside a node: a link of simulator/data/hardware.json
+  std::optional<sim::LinkProfile> book_nodes;  ///< the book's forms across nodes: a link of hardware.json
   Efficiency efficiency;        ///< per op class
 
   /// gpus_per_node * nodes: the largest p the profile can run.
@@ -106,8 +102,8 @@ struct HardwareProfile {
   int nodes_for(int p) const;
   /// The NCCL graphs a run on p ranks uses. \throws as nodes_for().
   const NcclGraphs& graphs_for(int p) const;
-  /// The alpha-beta figures a run on p ranks uses. \throws as nodes_for().
-  const AlphaBetaFigures& book_for(int p) const;
+  /// The alpha-beta link (alpha_beta.hpp) a run on p ranks uses. \throws as nodes_for().
+  const sim::LinkProfile& book_for(int p) const;
   /// Peak FLOP/s.
   double peak_flops() const { return bf16_dense_tflops.value * 1e12; }
   /// Peak memory bytes/s.

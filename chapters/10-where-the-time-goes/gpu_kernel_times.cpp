@@ -1,4 +1,4 @@
-/// \file kernel_times_gpu.cpp
+/// \file gpu_kernel_times.cpp
 /// \brief atp-ch10-kernel-times-gpu: measures, on one GPU, the bf16 matmuls
 ///        whose times chapter 10's cost model predicts, and writes them in the
 ///        form `atp-ch10-where-the-time-goes --section kernels --measured FILE` reads.
