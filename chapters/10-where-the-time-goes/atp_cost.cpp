@@ -92,7 +92,9 @@ int main(int argc, char** argv) {
     if (s.phase == cost::Phase::Prefill && s.context != 0)
       throw std::invalid_argument("--context " + std::to_string(s.context) +
                                   " applies to --phase decode; a prefill starts from an empty cache");
-    s.images = images >= 0 ? images : (is_vlm && s.phase == cost::Phase::Prefill ? 4 : 0);
+    if (app.count("--images") > 0 && images < 0)
+      throw std::invalid_argument("images " + std::to_string(images) + " is out of range; valid: 0..64");
+    s.images = app.count("--images") > 0 ? images : (is_vlm && s.phase == cost::Phase::Prefill ? 4 : 0);
     if (!sizes.empty()) s.image_sizes = atp::ch10::parse_image_sizes(sizes);
 
     if (sources) std::printf("%s\n", hw.describe_sources().c_str());
