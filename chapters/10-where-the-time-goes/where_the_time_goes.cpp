@@ -11,9 +11,10 @@
 ///       [--measured FILE] [--out DIR]`
 ///
 /// Legend: T = tokens, p = ranks, TTFT = time to first token.
-/// Leaves out: a GPU half. The cost model predicts; it measures nothing. It is
-/// fed by the traces of both halves (the GPU half records the same events),
-/// and a GPU session checks it: `--section kernels --measured FILE`.
+/// Leaves out: a GPU half. The cost model predicts; it measures nothing. It
+/// prices the simulator's trace, which describes both halves (each chapter's
+/// GPU half runs the same layers in the same order); a GPU session checks the
+/// prices with `--section kernels --measured FILE`.
 #include "cost_report.hpp"
 #include "experiments.hpp"
 
