@@ -92,8 +92,12 @@ inline void print_summary_row(const StrategyRun& run, const Matrix& dense, const
     sent += r.bytes_sent;
   }
   const BitwiseReport bits = worst_vs_dense(run.encoded, dense);
-  std::printf("   %s %-9s  %10.3f  %10.3f  %5.1f  %10lld  %11lld  %9zu  %8u  %9.2e\n",
-              sim::strategy_letter(run.choice.used), sim::to_string(run.choice.used), busiest / 1e6, total / 1e6,
+  const std::string name = run.choice.requested == run.choice.used
+                               ? std::string(sim::strategy_letter(run.choice.used)) + " " + sim::to_string(run.choice.used)
+                               : std::string(sim::strategy_letter(run.choice.requested)) + "->" +
+                                     sim::strategy_letter(run.choice.used) + " " + sim::to_string(run.choice.used);
+  std::printf("   %-11s  %10.3f  %10.3f  %5.1f  %10lld  %11lld  %9zu  %8u  %9.2e\n", name.c_str(), busiest / 1e6,
+              total / 1e6,
               100.0 * imb.idle_fraction, static_cast<long long>(sent),
               static_cast<long long>(run.encoded.plans.empty() ? 0 : run.encoded.plans[0].size()), bits.differing,
               bits.max_ulp, max_abs_error(run.encoded.features[0], ref));

@@ -47,7 +47,7 @@ inline void print_patch_embedding(const VitProblem& pb) {
   const Matrix conv = conv2d_patch_embedding_direct(img, pb.weights.W_patch, bias, pb.config.patch);
   const BitwiseReport r = compare_bitwise(conv, atp::linear(patches, pb.weights.W_patch, bias));
   std::printf("1. The patch embedding is a matmul\n\n"
-              "   image 0 is %dx%d pixels with %d channels: a %dx%d grid of %dx%d patches -> patches %s\n"
+              "   image 0 is %dx%d pixels with %d channels, cut into a grid of %dx%d patches of %dx%d pixels -> patches %s\n"
               "   (each row one patch, flattened in the (channel, row, column) order of Conv2d's weight)\n"
               "   convolution with kernel = stride = %d, computed as a convolution, vs patches W_patch^T:\n"
               "   %zu of %zu elements differ (every output reads one patch: the same fma chain over its %d values)\n\n",
@@ -73,15 +73,26 @@ inline void print_batch(const VitProblem& pb, int p) {
               static_cast<long long>(rows), pb.config.class_token ? " + 1 class token each" : "");
 }
 
-/// Sections 3-5: one strategy, its busy/idle table and its bits.
-inline void print_strategy(int section, const StrategyRun& run, const VitProblem& pb, const Matrix& dense) {
-  const auto used = run.choice.used;
+/// "rank 1" or "ranks 1..3": the ranks first..last.
+inline std::string ranks_text(int first, int last) {
+  return first == last ? "rank " + std::to_string(first)
+                       : "ranks " + std::to_string(first) + ".." + std::to_string(last);
+}
+
+/// Sections 3-5, before the run (so narration follows its title): what the strategy does.
+inline void print_strategy_header(int section, sim::EncoderStrategy requested, const VitConfig& config, int p) {
   static const char* what[] = {"rank 0 encodes every image alone, then one broadcast",
                                "every layer split across the ranks: 2 all-reduces per block",
                                "whole weights on every rank, whole images split across ranks, one padded all-gather"};
-  std::printf("%d. Strategy %s (%s): %s\n\n", section, sim::strategy_letter(run.choice.requested),
-              sim::to_string(run.choice.requested), what[static_cast<int>(used)]);
-  if (!run.choice.message.empty()) std::printf("   %s\n\n", run.choice.message.c_str());
+  std::printf("%d. Strategy %s (%s): %s\n\n", section, sim::strategy_letter(requested), sim::to_string(requested),
+              what[static_cast<int>(requested)]);
+  const auto choice = sim::choose_encoder_strategy(requested, config, p);
+  if (!choice.message.empty()) std::printf("   %s\n\n", choice.message.c_str());
+}
+
+/// Sections 3-5, after the run: its busy/idle table, its collectives and its bits.
+inline void print_strategy(const StrategyRun& run, const VitProblem& pb, const Matrix& dense) {
+  const auto used = run.choice.used;
   const int p = run.world->size();
   if (used == sim::EncoderStrategy::Data) {
     std::vector<std::int64_t> sizes;
@@ -112,7 +123,7 @@ inline void print_side_by_side(int section, const std::vector<StrategyRun>& runs
                                const MatrixD& ref) {
   std::printf("%d. Side by side (busiest rank, all ranks, share of rank-time idle, bytes sent by all ranks,\n"
               "   collectives per rank, elements differing from the dense encoder, max |error| vs float64)\n\n"
-              "     %-9s  %10s  %10s  %5s  %10s  %11s  %9s  %8s  %9s\n", section, "strategy", "busy MFLOP",
+              "   %-11s  %10s  %10s  %5s  %10s  %11s  %9s  %8s  %9s\n", section, "strategy", "busy MFLOP",
               "all MFLOP", "idle%", "bytes sent", "collectives", "differing", "max ulp", "vs fp64");
   for (const auto& run : runs) print_summary_row(run, dense, ref);
   std::printf("\n");
@@ -142,8 +153,9 @@ inline void print_rank_without_image(int section, const VitProblem& pb, int p) {
   }
   const VitProblem one{pb.config, pb.weights, {pb.images[0]}};
   const StrategyRun c = run_strategy(one, sim::EncoderStrategy::Data, p, false);
-  std::printf("   rank 0 encodes the image (%lld rows); ranks 1..%d have nothing to encode and send %lld rows of zeros\n",
-              static_cast<long long>(c.encoded.local[0].rows()), p - 1,
+  std::printf("   rank 0 encodes the image (%lld rows); %s nothing to encode and send%s %lld rows of zeros\n",
+              static_cast<long long>(c.encoded.local[0].rows()), (ranks_text(1, p - 1) + (p == 2 ? " has" : " have")).c_str(),
+              p == 2 ? "s" : "",
               static_cast<long long>(c.encoded.padded[0].rows()));
   print_plans(c.encoded.plans);
   std::printf("   A collective completes only when every rank has called it: skip the all-gather on the idle ranks\n"

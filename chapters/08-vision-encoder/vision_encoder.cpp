@@ -72,8 +72,9 @@ int main(int argc, char** argv) {
     std::vector<atp::ch08::StrategyRun> runs;
     int section = 3;
     for (const auto s : wanted) {
+      atp::ch08::print_strategy_header(section++, s, problem.config, tp);
       runs.push_back(atp::ch08::run_strategy(problem, s, tp, narrate));
-      atp::ch08::print_strategy(section++, runs.back(), problem, dense);
+      atp::ch08::print_strategy(runs.back(), problem, dense);
     }
     atp::ch08::print_side_by_side(section++, runs, dense, ref);
     atp::ch08::print_patches_vs_flops(section++, problem, tp);

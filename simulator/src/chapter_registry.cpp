@@ -24,6 +24,11 @@ const std::vector<ChapterSpec>& chapter_specs() {
       {6, "06-vocab-parallel-embedding", true,
        {{"vocab", 150}, {"hidden", 8}, {"tokens", 6}, {"logits", "all-gather"}, {"lm-head", "tied"}}, {1, 2, 4},
        {"ids", "embeddings_dense"}, {}},
+      // The dense encoder is the host's reference; the GPU runs the three strategies.
+      {8, "08-vision-encoder", true,
+       {{"images", "32x32,16x24,8x8,24x16,16x16,8x16"}, {"hidden", 48}, {"heads", 8}, {"intermediate", 192},
+        {"layers", 2}, {"patch", 4}, {"max_grid", 8}, {"class_token", 1}, {"patch_bias", 0}, {"strategy", "all"}},
+       {1, 2, 4}, {"features_dense"}, {}},
   };
   return specs;
 }

@@ -12,6 +12,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace atp::cuda {
 
@@ -31,33 +32,40 @@ ParallelAttention ParallelAttention::from_masters(const AttentionWeights& w, int
   return ParallelAttention(std::move(qkv), std::move(out), options);
 }
 
-ParallelAttention::Steps ParallelAttention::forward_steps(Communicator& comm, const DeviceMatrix& x) const {
+DeviceMatrix ParallelAttention::local_attention(Communicator& comm, const QKVParallelLinear::Parts& qkv,
+                                                DeviceMatrix* probs) const {
   const cudaStream_t stream = comm.stream();
   const atp::sim::HeadAssignment& a = qkv_.assignment();
   const int d = qkv_.head_dim(), nq = a.q_heads.size();
   const int group = qkv_.num_heads() / qkv_.num_kv_heads();
-  Steps s;
-  s.qkv = qkv_.split(comm, qkv_.forward(comm, x));
-  const int T = s.qkv.q.rows(), S = s.qkv.k.rows();
-  s.probs = DeviceMatrix(static_cast<std::int64_t>(nq) * T, S);
-  s.context = DeviceMatrix(T, static_cast<std::int64_t>(nq) * d);
+  const int T = qkv.q.rows(), S = qkv.k.rows();
+  DeviceMatrix all_probs(static_cast<std::int64_t>(nq) * T, S);
+  DeviceMatrix context(T, static_cast<std::int64_t>(nq) * d);
   const float scale = atp::attention_scale(d);
   DeviceMatrix qh(T, d), kh(S, d), vh(S, d), vt(d, S), scores(T, S), ctx(T, d);
   for (int i = 0; i < nq; ++i) {
     const int g = (a.q_heads.begin + i) / group - a.kv_heads.begin;  // local index of its KV head
-    copy_cols(s.qkv.q, i * d, d, qh, 0, stream);
-    copy_cols(s.qkv.k, g * d, d, kh, 0, stream);
-    copy_cols(s.qkv.v, g * d, d, vh, 0, stream);
+    copy_cols(qkv.q, i * d, d, qh, 0, stream);
+    copy_cols(qkv.k, g * d, d, kh, 0, stream);
+    copy_cols(qkv.v, g * d, d, vh, 0, stream);
     matmul_nt_into(qh, kh, scores, stream);  // dot(t, s): fma chain over d
     launch_attention_scale_mask(scores.data(), T, S, scale, options_.causal, stream);
-    float* P = s.probs.data() + static_cast<std::size_t>(i) * T * S;
+    float* P = all_probs.data() + static_cast<std::size_t>(i) * T * S;
     launch_softmax_rows(scores.data(), P, T, S, stream);
     launch_transpose(vh.data(), vt.data(), S, d, stream);
     // ctx(t, j) = fma chain over s ascending of P(t, s) v(s, j): matmul_nt against v^T.
     launch_matmul_nt(P, vt.data(), nullptr, ctx.data(), T, d, S, stream);
-    copy_cols(ctx, 0, d, s.context, i * d, stream);
+    copy_cols(ctx, 0, d, context, i * d, stream);
   }
-  comm.wait("ParallelAttention::forward_steps (local attention)");
+  comm.wait("ParallelAttention::local_attention");
+  if (probs != nullptr) *probs = std::move(all_probs);
+  return context;
+}
+
+ParallelAttention::Steps ParallelAttention::forward_steps(Communicator& comm, const DeviceMatrix& x) const {
+  Steps s;
+  s.qkv = qkv_.split(comm, qkv_.forward(comm, x));
+  s.context = local_attention(comm, s.qkv, &s.probs);
   s.partial = out_proj_.partial_sum(comm, s.context);
   s.out = out_proj_.forward(comm, s.context);
   return s;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <numeric>
 #include <stdexcept>
 
 namespace atp::sim {
@@ -95,8 +96,9 @@ EncodedImages encode_one_rank(World& world, const ParallelVisionTransformer& who
   const Matrix out0 =
       run_on_rank(world, 0, [&](World& local) { return whole.forward(local, images, label + ".encode")[0]; });
   e.local = make_per_rank(p, [&](int r) -> Matrix { return r == 0 ? out0 : Matrix(0, 0); });  // others: a receive buffer
-  narrate_text(world, label + ": rank 0 encoded all " + str(static_cast<long long>(images.size())) +
-                          " images alone; ranks 1.." + str(p - 1) + " waited");
+  if (p > 1)
+    narrate_text(world, label + ": rank 0 encoded all " + str(static_cast<long long>(images.size())) +
+                            " images alone; " + (p == 2 ? "rank 1" : "ranks 1.." + str(p - 1)) + " waited");
   // The receivers know the shape (R, H) from the image sizes every rank was given.
   e.features = broadcast(world, e.local, 0, label + ".broadcast");
   e.plans = collective_plans(world.trace(), label);
@@ -113,35 +115,59 @@ EncodedImages encode_weights(World& world, const ParallelVisionTransformer& shar
   return e;
 }
 
+DataParallelLayout data_parallel_layout(const VitConfig& config, const std::vector<Image>& images, int p) {
+  DataParallelLayout d;
+  const std::vector<Eigen::Index> rows = vit_rows_per_image(config, images);
+  std::vector<std::int64_t> patches;
+  for (const Image& img : images) patches.push_back(patch_grid(img, config.patch).count());
+  d.assignment = assign_images(patches, p);
+  d.rows_of_rank.assign(static_cast<std::size_t>(p), 0);
+  d.gathered_row.assign(images.size(), 0);
+  d.output_row = row_offsets(rows);
+  d.output_row.pop_back();
+  for (int r = 0; r < p; ++r)
+    for (int i : d.assignment.images_of_rank[static_cast<std::size_t>(r)])
+      d.rows_of_rank[static_cast<std::size_t>(r)] += rows[static_cast<std::size_t>(i)];
+  d.padded_rows = *std::max_element(d.rows_of_rank.begin(), d.rows_of_rank.end());
+  for (int r = 0; r < p; ++r) {  // rank r's block of the gathered rows: its images, in assignment order
+    Eigen::Index row = static_cast<Eigen::Index>(r) * d.padded_rows;
+    for (int i : d.assignment.images_of_rank[static_cast<std::size_t>(r)]) {
+      d.gathered_row[static_cast<std::size_t>(i)] = row;
+      row += rows[static_cast<std::size_t>(i)];
+    }
+  }
+  return d;
+}
+
+std::vector<CollectivePlan> data_parallel_plans(const DataParallelLayout& layout, const std::string& label,
+                                                DataParallelOptions options) {
+  std::vector<CollectivePlan> plans(static_cast<std::size_t>(layout.assignment.ranks()));
+  if (layout.padded_rows == 0) return plans;  // no image anywhere: nobody gathers
+  for (std::size_t r = 0; r < plans.size(); ++r) {
+    if (options.tp_position_embedding && !layout.assignment.images_of_rank[r].empty())
+      plans[r].push_back(std::string(ops::kAllReduceRankOrder) + " " + label + ".pos_embed");
+    plans[r].push_back(std::string(ops::kAllGather) + " " + label + ".gather");
+  }
+  return plans;
+}
+
 EncodedImages encode_data(World& world, const ParallelVisionTransformer& whole, const std::vector<Image>& images,
                           const std::string& label, DataParallelOptions options) {
   require_whole(whole, "encode_data");
   const int p = world.size();
   const Eigen::Index H = whole.config().hidden;
+  const DataParallelLayout layout = data_parallel_layout(whole.config(), images, p);
+  const Eigen::Index L = layout.padded_rows;
   EncodedImages e;
   e.strategy = EncoderStrategy::Data;
   e.rows_per_image = vit_rows_per_image(whole.config(), images);
+  e.assignment = layout.assignment;
   std::vector<std::int64_t> patches;
   for (const Image& img : images) patches.push_back(patch_grid(img, whole.config().patch).count());
-  e.assignment = assign_images(patches, p);
   narrate_text(world, label + ": largest image first, each to the rank with the fewest patches so far: " +
                           e.assignment.describe(patches));
-
-  // Every rank can compute every rank's row count (same sizes, same assignment), hence L.
-  std::vector<Eigen::Index> rows_of_rank(static_cast<std::size_t>(p), 0);
-  for (int r = 0; r < p; ++r)
-    for (int i : e.assignment.images_of_rank[static_cast<std::size_t>(r)])
-      rows_of_rank[static_cast<std::size_t>(r)] += e.rows_per_image[static_cast<std::size_t>(i)];
-  const Eigen::Index L = *std::max_element(rows_of_rank.begin(), rows_of_rank.end());
-
-  // The plan every rank follows; checked before anything runs, as a real rank cannot take it back.
-  e.plans.assign(static_cast<std::size_t>(p), {});
-  for (int r = 0; r < p && L > 0; ++r) {
-    if (options.tp_position_embedding && !e.assignment.images_of_rank[static_cast<std::size_t>(r)].empty())
-      e.plans[static_cast<std::size_t>(r)].push_back(std::string(ops::kAllReduceRankOrder) + " " + label +
-                                                     ".pos_embed");
-    e.plans[static_cast<std::size_t>(r)].push_back(std::string(ops::kAllGather) + " " + label + ".gather");
-  }
+  // The plan every rank follows, checked before anything runs: a real rank cannot take a collective back.
+  e.plans = data_parallel_plans(layout, label, options);
   check_collective_plans(e.plans);
 
   e.local = make_per_rank(p, [&](int r) -> Matrix {
@@ -166,17 +192,11 @@ EncodedImages encode_data(World& world, const ParallelVisionTransformer& whole, 
   narrate(world, label + ": each rank's own images, zero-padded to L = " + str(L) + " rows (the longest rank)",
           e.padded);
   e.gathered = all_gather(world, e.padded, Axis::Rows, label + ".gather");
-  const std::vector<Eigen::Index> at = row_offsets(e.rows_per_image);
   e.features = make_per_rank(p, [&](int r) -> Matrix {
-    Matrix out(at.back(), H);
-    for (int q = 0; q < p; ++q) {  // rank q's block of the gathered rows: its images, in assignment order
-      Eigen::Index row = static_cast<Eigen::Index>(q) * L;
-      for (int i : e.assignment.images_of_rank[static_cast<std::size_t>(q)]) {
-        const Eigen::Index n = e.rows_per_image[static_cast<std::size_t>(i)];
-        out.middleRows(at[static_cast<std::size_t>(i)], n) = e.gathered[r].middleRows(row, n);
-        row += n;
-      }
-    }
+    Matrix out(std::accumulate(e.rows_per_image.begin(), e.rows_per_image.end(), Eigen::Index{0}), H);
+    for (std::size_t i = 0; i < images.size(); ++i)
+      out.middleRows(layout.output_row[i], e.rows_per_image[i]) =
+          e.gathered[r].middleRows(layout.gathered_row[i], e.rows_per_image[i]);
     return out;
   });
   narrate(world, label + ": padding dropped, images back in their original order, on every rank", e.features);

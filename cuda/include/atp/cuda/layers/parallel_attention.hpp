@@ -61,6 +61,12 @@ class ParallelAttention {
   /// forward_steps(...).out.
   DeviceMatrix forward(Communicator& comm, const DeviceMatrix& x) const;
 
+  /// This rank's heads attending over q_r, k_r, v_r (no communication):
+  /// ctx_r (T, nH_r d), the twin of atp::sim::ParallelAttention::local_attention.
+  /// Fills `probs` (nH_r T, S) if given. Returns once finished.
+  DeviceMatrix local_attention(Communicator& comm, const QKVParallelLinear::Parts& qkv,
+                               DeviceMatrix* probs = nullptr) const;
+
  private:
   ParallelAttention(QKVParallelLinear qkv, RowParallelLinear out_proj, ParallelAttentionOptions options)
       : qkv_(std::move(qkv)), out_proj_(std::move(out_proj)), options_(options) {}

@@ -115,6 +115,26 @@ struct DataParallelOptions {
   bool tp_position_embedding = false;
 };
 
+/// C's row bookkeeping, shared by the simulator and the GPU ranks (every rank
+/// computes it for every rank from the image sizes alone).
+struct DataParallelLayout {
+  ImageAssignment assignment;               ///< assign_images() on the patch counts
+  std::vector<Eigen::Index> rows_of_rank;   ///< R_r: rows of rank r's own images
+  Eigen::Index padded_rows = 0;             ///< L = max_r R_r, the rows every rank sends
+  std::vector<Eigen::Index> gathered_row;   ///< per image: its first row in the gathered (p L, H) matrix
+  std::vector<Eigen::Index> output_row;     ///< per image: its first row in the output, original order
+};
+
+/// The layout of C for `images` on p ranks (patch counts from config's patch size).
+/// \throws std::invalid_argument as check_vit_images().
+DataParallelLayout data_parallel_layout(const VitConfig& config, const std::vector<Image>& images, int p);
+
+/// The collectives every rank issues under C: one all-gather (label + ".gather")
+/// each, none at all when L = 0, and with options.tp_position_embedding an
+/// all-reduce (label + ".pos_embed") first on the ranks that have images.
+std::vector<CollectivePlan> data_parallel_plans(const DataParallelLayout& layout, const std::string& label,
+                                                DataParallelOptions options = {});
+
 /// C: assign_images() by patch count; rank r runs `whole` (p = 1) on its
 /// images (credited to r), pads to L rows of zeros, one all-gather along rows
 /// (label + ".gather"), padding dropped and images restored to their order.
