@@ -12,6 +12,7 @@
 
 #include "atp/matmul_cpu.hpp"
 #include "atp/sim/collective_plan.hpp"
+#include "atp/sim/compute.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -50,9 +51,15 @@ inline void print_patch_embedding(const VitProblem& pb) {
               "   image 0 is %dx%d pixels with %d channels, cut into a grid of %dx%d patches of %dx%d pixels -> patches %s\n"
               "   (each row one patch, flattened in the (channel, row, column) order of Conv2d's weight)\n"
               "   convolution with kernel = stride = %d, computed as a convolution, vs patches W_patch^T:\n"
-              "   %zu of %zu elements differ (every output reads one patch: the same fma chain over its %d values)\n\n",
+              "   %zu of %zu elements differ (every output reads one patch: the same fma chain over its %d values)\n",
               img.height, img.width, img.channels, g.rows, g.cols, pb.config.patch, pb.config.patch,
               shape_string(patches).c_str(), pb.config.patch, r.differing, r.count, pb.config.patch_dim());
+  // Why it stays replicated: its share of a real tower (CLIP ViT-L/14 at 336 px: 24 blocks, H 1024, I 4096, 577 positions).
+  const std::int64_t H = 1024, I = 4096, blocks = 24, patch_w = 3 * 14 * 14 * H;
+  const std::int64_t per_block = 4 * (H * H + H) + (H * I + I) + (I * H + H) + 4 * H;  // attention, MLP, 2 LayerNorms
+  const std::int64_t tower = patch_w + H + 577 * H + 2 * H + blocks * per_block;
+  std::printf("   CLIP ViT-L/14-336 for scale: the patch embedding is %lld of the tower's %lld weights (%.2f%%)\n\n",
+              static_cast<long long>(patch_w), static_cast<long long>(tower), 100.0 * patch_w / tower);
 }
 
 /// Section 2: the batch, image by image.
@@ -108,6 +115,12 @@ inline void print_strategy(const StrategyRun& run, const VitProblem& pb, const M
                 static_cast<long long>(pad_rows));
   }
   std::printf("%s", sim::busy_idle_table(sim::busy_idle(run.world->trace())).c_str());
+  if (used == sim::EncoderStrategy::Weights) {
+    std::int64_t embed = 0;
+    for (const auto& e : run.world->trace().events(sim::kMatmulOp))
+      if (e.rank == 0 && e.label.find(".patch_embed") != std::string::npos) embed += e.flops;
+    std::printf("   of which the replicated patch embedding: %.3f MFLOP on every rank\n", embed / 1e6);
+  }
   print_plans(run.encoded.plans);
   const BitwiseReport bits = worst_vs_dense(run.encoded, dense);
   if (bits.equal())
@@ -134,11 +147,14 @@ inline void print_patches_vs_flops(int section, const VitProblem& pb, int p) {
   const StrategyRun c = run_strategy(pb, sim::EncoderStrategy::Data, p, false);
   const auto rows = sim::busy_idle(c.world->trace());
   std::printf("%d. Balanced patches are not balanced flops (strategy C, p=%d): attention costs n^2 per image\n\n"
-              "   %4s  %7s  %7s  %10s\n", section, p, "rank", "images", "patches", "MFLOP");
-  for (int r = 0; r < p; ++r)
-    std::printf("   %4d  %7zu  %7lld  %10.3f\n", r, c.encoded.assignment.images_of_rank[static_cast<std::size_t>(r)].size(),
-                static_cast<long long>(c.encoded.assignment.load[static_cast<std::size_t>(r)]),
-                rows[static_cast<std::size_t>(r)].flops / 1e6);
+              "   %4s  %7s  %7s  %10s  %15s\n", section, p, "rank", "images", "patches", "MFLOP", "MFLOP per patch");
+  for (int r = 0; r < p; ++r) {
+    const auto patches = c.encoded.assignment.load[static_cast<std::size_t>(r)];
+    const double mflop = rows[static_cast<std::size_t>(r)].flops / 1e6;
+    std::printf("   %4d  %7zu  %7lld  %10.3f  %15.4f\n", r,
+                c.encoded.assignment.images_of_rank[static_cast<std::size_t>(r)].size(),
+                static_cast<long long>(patches), mflop, patches > 0 ? mflop / static_cast<double>(patches) : 0.0);
+  }
   const auto imb = sim::imbalance(rows);
   std::printf("   busiest / mean = %.3f; no assignment of whole images can beat the largest image's share\n\n",
               imb.max_over_mean);
