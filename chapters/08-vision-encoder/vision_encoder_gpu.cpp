@@ -8,8 +8,8 @@
 ///       [--hidden 48] [--heads 8] [--intermediate 192] [--layers 2] [--patch 4] [--max-grid 8]
 ///       [--class-token 1] [--patch-bias 0] [--strategy all] [--seed 2026] [--dump DIR]`
 ///
-/// Legend as vision_encoder.cpp. Each rank writes DIR/rank<r>/: its
-/// features_<s>.rank<r> and, for the data strategy, local_/padded_/gathered_<s>.rank<r>;
+/// Legend as vision_encoder.cpp. Each rank writes `DIR/rank<r>/`: its
+/// `features_<s>.rank<r>` and, for the data strategy, `local_`, `padded_` and `gathered_<s>.rank<r>`;
 /// rank 0 also the images and weights (vit_dump.hpp). Strategies A and C run
 /// their whole encoder in a second communicator of one rank per process.
 /// Leaves out: the narration, busy/idle tables and float64 comparisons of the CPU chapter.

@@ -2,13 +2,13 @@
 /// \brief The tensor names chapter 8 dumps, written by the CPU binary and the
 /// GPU worker alike, so atp-compare and the notebook find the same names.
 ///
-/// Globals (rank 0 of the GPU run): image<i> (C h, w); W_patch, b_patch (if
-/// any), cls (if any), pos, post_gamma, post_beta; block<l>.ln1_gamma,
+/// Globals (rank 0 of the GPU run): `image<i>` (C h, w); W_patch, b_patch (if
+/// any), cls (if any), pos, post_gamma, post_beta; `block<l>.ln1_gamma`,
 /// .ln1_beta, .Wq, .Wk, .Wv, .Wo, .bq, .bk, .bv, .bo, .ln2_gamma, .ln2_beta,
 /// .W_fc1, .b_fc1, .W_fc2, .b_fc2. Per strategy s in {one_rank, weights, data}
 /// (named by what was asked for; a fallback is recorded in the manifest):
-/// features_<s>.rank<r> (R, H) on every rank, and for the data strategy also
-/// local_<s>.rank<r> (R_r, H), padded_<s>.rank<r> (L, H), gathered_<s>.rank<r>
+/// `features_<s>.rank<r>` (R, H) on every rank, and for the data strategy also
+/// `local_<s>.rank<r>` (R_r, H), `padded_<s>.rank<r>` (L, H), `gathered_<s>.rank<r>`
 /// (p L, H). Leaves out: the dense and float64 comparisons (CPU only).
 #pragma once
 

@@ -71,9 +71,11 @@ struct VitConfig {
 
 /// The weights of one pre-norm block.
 struct VitBlockWeights {
-  Matrix ln1_gamma, ln1_beta;  ///< (1, H) each: LayerNorm before attention
+  Matrix ln1_gamma;  ///< (1, H): LayerNorm before attention, scale
+  Matrix ln1_beta;   ///< (1, H): LayerNorm before attention, shift
   AttentionWeights attn;       ///< Wq, Wk, Wv (H, H), Wo (H, H) and their biases (plain multi-head: nKV = nH)
-  Matrix ln2_gamma, ln2_beta;  ///< (1, H) each: LayerNorm before the MLP
+  Matrix ln2_gamma;  ///< (1, H): LayerNorm before the MLP, scale
+  Matrix ln2_beta;   ///< (1, H): LayerNorm before the MLP, shift
   Matrix W_fc1;                ///< (I, H)
   Matrix b_fc1;                ///< (1, I)
   Matrix W_fc2;                ///< (H, I)
@@ -87,7 +89,8 @@ struct VitWeights {
   Matrix cls;                         ///< (1, H), or (0, 0) without class token
   Matrix pos;                         ///< (cls + G G, H): learned positions
   std::vector<VitBlockWeights> blocks;  ///< L blocks
-  Matrix post_gamma, post_beta;       ///< (1, H) each: the final LayerNorm
+  Matrix post_gamma;                  ///< (1, H): the final LayerNorm, scale
+  Matrix post_beta;                   ///< (1, H): the final LayerNorm, shift
 };
 
 /// Seeded random masters for `config` (validated first), from streams 8000 + ...

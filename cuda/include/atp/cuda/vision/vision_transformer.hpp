@@ -36,9 +36,11 @@ class ParallelVisionTransformer {
  public:
   /// One block's layers on this rank.
   struct Block {
-    DeviceMatrix ln1_gamma, ln1_beta;  ///< replicated (1, H)
+    DeviceMatrix ln1_gamma;            ///< replicated (1, H): LayerNorm before attention, scale
+    DeviceMatrix ln1_beta;             ///< replicated (1, H): shift
     ParallelAttention attn;            ///< this rank's heads
-    DeviceMatrix ln2_gamma, ln2_beta;  ///< replicated (1, H)
+    DeviceMatrix ln2_gamma;            ///< replicated (1, H): LayerNorm before the MLP, scale
+    DeviceMatrix ln2_beta;             ///< replicated (1, H): shift
     ParallelMLP mlp;                   ///< this rank's MLP columns
   };
 

@@ -62,9 +62,11 @@ class ParallelVisionTransformer {
  public:
   /// One block's layers.
   struct Block {
-    Matrix ln1_gamma, ln1_beta;  ///< replicated (1, H)
+    Matrix ln1_gamma;            ///< replicated (1, H): LayerNorm before attention, scale
+    Matrix ln1_beta;             ///< replicated (1, H): shift
     ParallelAttention attn;      ///< QKV column-parallel by heads, Wo row-parallel
-    Matrix ln2_gamma, ln2_beta;  ///< replicated (1, H)
+    Matrix ln2_gamma;            ///< replicated (1, H): LayerNorm before the MLP, scale
+    Matrix ln2_beta;             ///< replicated (1, H): shift
     ParallelMLP mlp;             ///< fc1 column-parallel, GELU, fc2 row-parallel
   };
 
@@ -95,8 +97,8 @@ class ParallelVisionTransformer {
   PerRank<Matrix> embed(World& world, const std::vector<Image>& images, const std::string& label) const;
 
   /// The whole encoder on `images` (in order): (R, H) on every rank, image i in
-  /// its rows of vit_rows_per_image(). 2 all-reduces per block (label.block<l>.attn.o_proj,
-  /// label.block<l>.mlp.down). No images: (0, H) per rank and nothing recorded.
+  /// its rows of vit_rows_per_image(). 2 all-reduces per block (`label.block<l>.attn.o_proj`,
+  /// `label.block<l>.mlp.down`). No images: (0, H) per rank and nothing recorded.
   /// \throws std::invalid_argument as check_vit_images(), or if world is not p ranks.
   Steps forward_steps(World& world, const std::vector<Image>& images, const std::string& label) const;
   /// forward_steps(...).out.
