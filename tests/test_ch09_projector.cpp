@@ -17,6 +17,7 @@
 #include "atp/sim/layers/parallel_mlp.hpp"
 #include "atp/sim/sharding.hpp"
 #include "atp/sim/vision/multimodal_merge.hpp"
+#include "atp/sim/vision/image_features.hpp"
 #include "atp/sim/vision/projector.hpp"
 
 #include <string>
@@ -116,4 +117,54 @@ TEST_CASE("the merge overwrites the placeholder rows in order, on every rank ali
                  "has 1 image placeholder tokens"));
   CHECK(contains(error_of([&] { merge_multimodal_embeddings(text, ids, img, atp::random_matrix(3, 5, 1, 1)); }),
                  "do not have the text embeddings' width 4"));
+}
+
+namespace {
+
+VisionTower small_tower(ProjectorKind kind) {
+  VisionTower t;
+  t.encoder.patch = 2;
+  t.encoder.hidden = 16;
+  t.encoder.heads = 4;
+  t.encoder.intermediate = 32;
+  t.encoder.layers = 1;
+  t.encoder.max_grid = 4;
+  t.encoder.class_token = kind == ProjectorKind::Llava;
+  t.encoder_weights = atp::random_vit_weights(t.encoder, 8);
+  t.projector = kind;
+  t.projector_weights = kind == ProjectorKind::Llava ? atp::random_llava_projector(16, 8, 8)
+                                                     : atp::random_patch_merger(16, 8, 2, 8);
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("image features: A and C give the same bits for every projector; B does not; token counts") {
+  const std::vector<atp::Image> images = {atp::random_image(3, 8, 4, 9, 1), atp::random_image(3, 4, 4, 9, 2)};
+  for (const auto kind : {ProjectorKind::Llava, ProjectorKind::PatchMerger}) {
+    INFO(to_string(kind));
+    const VisionTower tower = small_tower(kind);
+    const auto counts = image_token_counts(tower, images);
+    CHECK(counts == (kind == ProjectorKind::Llava ? std::vector<Eigen::Index>{8, 4} : std::vector<Eigen::Index>{2, 1}));
+    World wa(2), wb(2), wc(2);
+    const ImageFeatures a = image_features(wa, EncoderStrategy::OneRank, tower, images, "vlm");
+    const ImageFeatures b = image_features(wb, EncoderStrategy::Weights, tower, images, "vlm");
+    const ImageFeatures c = image_features(wc, EncoderStrategy::Data, tower, images, "vlm");
+    REQUIRE(a.features[0].rows() == counts[0] + counts[1]);
+    for (int r = 0; r < 2; ++r) require_bitwise(c.features[r], a.features[0], "C rank " + std::to_string(r));
+    CHECK(atp::compare_bitwise(b.features[0], a.features[0]).differing > 0);
+    CHECK(static_cast<double>((b.features[0] - a.features[0]).cwiseAbs().maxCoeff()) < 1e-5);
+    CHECK(wa.trace().count(ops::kAllReduceRankOrder) == 1);  // the projector's; A's encoder ran alone on rank 0
+  }
+  VisionTower bad = small_tower(ProjectorKind::PatchMerger);
+  bad.encoder.class_token = true;
+  bad.encoder_weights = atp::random_vit_weights(bad.encoder, 8);
+  World w(1);
+  CHECK(contains(error_of([&] { image_features(w, EncoderStrategy::OneRank, bad, images, "vlm"); }),
+                 "class token has a row that is not on the grid"));
+  CHECK(contains(error_of([&] {
+          image_token_counts(small_tower(ProjectorKind::PatchMerger), {atp::random_image(3, 6, 4, 1, 1)});
+        }),
+        "image 0 is a 3x2 grid"));
+  CHECK(contains(error_of([] { parse_projector_kind("mlp"); }), "valid: llava"));
 }
