@@ -14,6 +14,7 @@ packages=(
   nlohmann-json3-dev              # dump manifests, golden digests
   libbenchmark-dev                # scripts/bench.sh
   doxygen graphviz                # the docs site
+  doxygen-awesome-css chromium    # its theme; the headless check of the built site
   python3 python3-numpy python3-matplotlib          # notebooks
   jupyter-nbconvert python3-nbclient python3-ipykernel
 )
