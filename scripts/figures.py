@@ -259,10 +259,10 @@ def chapter8():
     titles = {"one-rank": "A  one rank: rank 0 encodes, then broadcasts",
               "weights": "B  weights: every layer split, 2 all-reduces per block",
               "data": "C  data: whole images per rank, padded all-gather"}
-    for ax, run in zip(axes, runs):
+    for ax, one in zip(axes, runs):
         t = 0.0
-        collectives = [s for s in run["timeline"] if s["collective"]]
-        for s in run["timeline"]:
+        collectives = [s for s in one["timeline"] if s["collective"]]
+        for s in one["timeline"]:
             if s["collective"]:
                 ax.axvspan(t, t + marker, color="tab:orange", alpha=0.8, lw=0)
                 if s is collectives[-1]:  # one label per run: the collectives of a strategy are alike
@@ -282,7 +282,7 @@ def chapter8():
             t += busiest
         ax.set_yticks(range(p), [f"rank {r}" for r in range(p)])
         ax.set_ylim(p - 0.4, -1.1)
-        ax.set_title(titles.get(run["requested"], run["requested"]), loc="left", fontsize=10)
+        ax.set_title(titles.get(one["requested"], one["requested"]), loc="left", fontsize=10)
     axes[-1].set_xlabel("work in MFLOP (blue: matmuls; grey: waiting for the busiest rank; orange: a collective, "
                         "not to scale)")
     save(fig, "08-vision-encoder", "strategy-timelines")
