@@ -12,6 +12,7 @@ packages=(
   doctest-dev                     # tests
   libcli11-dev                    # chapter command lines
   nlohmann-json3-dev              # dump manifests, golden digests
+  openmpi-bin libopenmpi-dev      # GPU workers under mpirun/srun (cuda/include/atp/cuda/mpi_world.hpp)
   libbenchmark-dev                # scripts/bench.sh
   doxygen graphviz                # the docs site
   doxygen-awesome-css chromium    # its theme; the headless check of the built site

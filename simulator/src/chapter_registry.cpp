@@ -24,6 +24,8 @@ const std::vector<ChapterSpec>& chapter_specs() {
       {6, "06-vocab-parallel-embedding", true,
        {{"vocab", 150}, {"hidden", 8}, {"tokens", 6}, {"logits", "all-gather"}, {"lm-head", "tied"}}, {1, 2, 4},
        {"ids", "embeddings_dense"}, {}},
+      // The real checkpoint (the binaries' default --checkpoint), a short prompt, a few greedy steps.
+      {7, "07-tensor-parallel-decoder", true, {{"steps", 4}, {"prompt_ids", "1,84,104,101,32"}}, {1, 2, 4}, {}, {}},
       // The dense encoder is the host's reference; the GPU runs the three strategies.
       {8, "08-vision-encoder", true,
        {{"images", "32x32,16x24,8x8,24x16,16x16,8x16"}, {"hidden", 48}, {"heads", 8}, {"intermediate", 192},

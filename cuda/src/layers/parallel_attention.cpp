@@ -32,8 +32,22 @@ ParallelAttention ParallelAttention::from_masters(const AttentionWeights& w, int
   return ParallelAttention(std::move(qkv), std::move(out), options);
 }
 
+ParallelAttention ParallelAttention::from_parts(QKVParallelLinear qkv, RowParallelLinear out_proj,
+                                              ParallelAttentionOptions options) {
+  const int inner = qkv.num_heads() * qkv.head_dim();
+  if (out_proj.rank() != qkv.rank() || out_proj.p() != qkv.p() || out_proj.in_features() != inner ||
+      out_proj.out_features() != qkv.weight().cols())
+    throw std::invalid_argument("ParallelAttention::from_parts: the output projection is (" +
+                                std::to_string(out_proj.out_features()) + ", " + std::to_string(out_proj.in_features()) +
+                                ") on rank " + std::to_string(out_proj.rank()) + " of " + std::to_string(out_proj.p()) +
+                                "; it must be (hidden " + std::to_string(qkv.weight().cols()) + ", " +
+                                std::to_string(inner) + ") on rank " + std::to_string(qkv.rank()) + " of " +
+                                std::to_string(qkv.p()));
+  return ParallelAttention(std::move(qkv), std::move(out_proj), options);
+}
+
 DeviceMatrix ParallelAttention::local_attention(Communicator& comm, const QKVParallelLinear::Parts& qkv,
-                                                DeviceMatrix* probs) const {
+                                                DeviceMatrix* probs, int query_offset) const {
   const cudaStream_t stream = comm.stream();
   const atp::sim::HeadAssignment& a = qkv_.assignment();
   const int d = qkv_.head_dim(), nq = a.q_heads.size();
@@ -49,7 +63,7 @@ DeviceMatrix ParallelAttention::local_attention(Communicator& comm, const QKVPar
     copy_cols(qkv.k, g * d, d, kh, 0, stream);
     copy_cols(qkv.v, g * d, d, vh, 0, stream);
     matmul_nt_into(qh, kh, scores, stream);  // dot(t, s): fma chain over d
-    launch_attention_scale_mask(scores.data(), T, S, scale, options_.causal, stream);
+    launch_attention_scale_mask(scores.data(), T, S, scale, options_.causal, query_offset, stream);
     float* P = all_probs.data() + static_cast<std::size_t>(i) * T * S;
     launch_softmax_rows(scores.data(), P, T, S, stream);
     launch_transpose(vh.data(), vt.data(), S, d, stream);
@@ -62,17 +76,44 @@ DeviceMatrix ParallelAttention::local_attention(Communicator& comm, const QKVPar
   return context;
 }
 
-ParallelAttention::Steps ParallelAttention::forward_steps(Communicator& comm, const DeviceMatrix& x) const {
+DeviceMatrix ParallelAttention::run(Communicator& comm, const DeviceMatrix& x, const DecodeContext& context,
+                                    Steps* steps) const {
+  const cudaStream_t stream = comm.stream();
+  QKVParallelLinear::Parts parts = qkv_.split(comm, qkv_.forward(comm, x));
+  const int first = context.cache != nullptr ? static_cast<int>(context.cache->length()) : context.position;
+  if (context.rotary != nullptr) {
+    // Rotary positions: this rank rotates its own heads' columns, no communication.
+    parts.q = context.rotary->apply(parts.q, first, stream);
+    parts.k = context.rotary->apply(parts.k, first, stream);
+  }
+  int query_offset = 0;
+  if (context.cache != nullptr) {
+    context.cache->append(parts.k, parts.v, stream);
+    parts.k = context.cache->keys(stream);
+    parts.v = context.cache->values(stream);
+    query_offset = first;  // query row t is position first + t among the cached keys
+  }
+  DeviceMatrix probs;
+  DeviceMatrix context_r = local_attention(comm, parts, steps != nullptr ? &probs : nullptr, query_offset);
+  DeviceMatrix out = out_proj_.forward(comm, context_r);
+  if (steps != nullptr) {
+    steps->partial = out_proj_.partial_sum(comm, context_r);
+    steps->qkv = std::move(parts);
+    steps->probs = std::move(probs);
+    steps->context = std::move(context_r);
+  }
+  return out;
+}
+
+ParallelAttention::Steps ParallelAttention::forward_steps(Communicator& comm, const DeviceMatrix& x,
+                                                          const DecodeContext& context) const {
   Steps s;
-  s.qkv = qkv_.split(comm, qkv_.forward(comm, x));
-  s.context = local_attention(comm, s.qkv, &s.probs);
-  s.partial = out_proj_.partial_sum(comm, s.context);
-  s.out = out_proj_.forward(comm, s.context);
+  s.out = run(comm, x, context, &s);
   return s;
 }
 
-DeviceMatrix ParallelAttention::forward(Communicator& comm, const DeviceMatrix& x) const {
-  return forward_steps(comm, x).out;
+DeviceMatrix ParallelAttention::forward(Communicator& comm, const DeviceMatrix& x, const DecodeContext& context) const {
+  return run(comm, x, context, nullptr);
 }
 
 }  // namespace atp::cuda

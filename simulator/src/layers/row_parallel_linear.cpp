@@ -41,19 +41,33 @@ Matrix add_bias_rows(const Matrix& y, const Matrix& b) {
 
 RowParallelLinear RowParallelLinear::from_master(const Matrix& W, const Matrix* bias, int p,
                                                  RowParallelOptions options) {
-  const std::string what = "RowParallelLinear " + shape_string(W);
   const auto cols = tp_divide(W.cols(), p, "in_features");
-  if (bias != nullptr && (bias->rows() != 1 || bias->cols() != W.rows()))
+  auto w = make_per_rank(p, [&](int r) -> Matrix { return W.middleCols(r * cols, cols); });
+  return from_shards(std::move(w), bias, options);
+}
+
+RowParallelLinear RowParallelLinear::from_shards(PerRank<Matrix> weight, const Matrix* bias,
+                                                 RowParallelOptions options) {
+  if (weight.size() < 1)
+    throw std::invalid_argument("RowParallelLinear::from_shards: no shards given; need one per rank, p >= 1");
+  for (int r = 1; r < weight.size(); ++r)
+    if (weight[r].rows() != weight[0].rows() || weight[r].cols() != weight[0].cols())
+      throw std::invalid_argument("RowParallelLinear::from_shards: the shard on rank " + std::to_string(r) + " is " +
+                                  shape_string(weight[r]) + " but rank 0 holds " + shape_string(weight[0]) +
+                                  "; every rank holds (out, in/p)");
+  const std::string what =
+      "RowParallelLinear " + shape_string(weight[0].rows(), weight[0].cols() * weight.size());
+  if (bias != nullptr && (bias->rows() != 1 || bias->cols() != weight[0].rows()))
     throw std::invalid_argument(what + ": bias is " + shape_string(*bias) + " but W has out_features " +
-                                std::to_string(W.rows()) + "; the bias must be (1, " + std::to_string(W.rows()) + ")");
+                                std::to_string(weight[0].rows()) + "; the bias must be (1, " +
+                                std::to_string(weight[0].rows()) + ")");
   if (bias != nullptr && !options.reduce_results && !options.skip_bias_add &&
       options.bias_placement == BiasPlacement::AfterReduce)
     throw std::invalid_argument(what +
                                 ": reduce_results = false with bias_placement after-reduce leaves no reduce "
                                 "to add the bias after; set skip_bias_add (add bias() after your own reduce) "
                                 "or use rank0-before-reduce");
-  auto w = make_per_rank(p, [&](int r) -> Matrix { return W.middleCols(r * cols, cols); });
-  return RowParallelLinear(std::move(w), bias ? *bias : Matrix(), options);
+  return RowParallelLinear(std::move(weight), bias ? *bias : Matrix(), options);
 }
 
 PerRank<Matrix> RowParallelLinear::partial_sums(World& world, const PerRank<Matrix>& x,

@@ -14,14 +14,20 @@
 /// so every score, probability and context element has the simulator's bits;
 /// the output projection is the GPU RowParallelLinear with AllReduceForm
 /// RankOrder (or Ring), bitwise equal to the simulator's same order.
-/// Left out: KV caches across steps, flash-style fused kernels, rotary positions.
+/// A decoder (chapter 7) passes a DecodeContext, as on the simulator: q and k
+/// rotated by the RotaryEmbedding after the projection, k and v appended to
+/// this rank's KVCache, every cached position attended with the causal mask
+/// shifted by the positions already cached (launch_attention_scale_mask's
+/// query_offset). Left out: flash-style fused kernels, paged caches.
 #pragma once
 
 #include "atp/attention_weights.hpp"
 #include "atp/cuda/collectives.hpp"
 #include "atp/cuda/communicator.hpp"
 #include "atp/cuda/device_buffer.hpp"
+#include "atp/cuda/layers/kv_cache.hpp"
 #include "atp/cuda/layers/qkv_parallel_linear.hpp"
+#include "atp/cuda/layers/rotary_embedding.hpp"
 #include "atp/cuda/layers/row_parallel_linear.hpp"
 
 namespace atp::cuda {
@@ -32,6 +38,13 @@ struct ParallelAttentionOptions {
   AllReduceForm form = AllReduceForm::RankOrder;  ///< the output projection's all-reduce
 };
 
+/// What a decoder adds to self-attention on this rank: rotary positions and a KV cache.
+struct DecodeContext {
+  const RotaryEmbedding* rotary = nullptr;  ///< rotate q and k per head (nullptr: no rotary)
+  KVCache* cache = nullptr;                 ///< append k, v and attend over every cached position (nullptr: x's tokens only)
+  int position = 0;                         ///< position of x's first token without a cache (with one: cache->length())
+};
+
 /// Rank r's part of the attention layer, on the device.
 class ParallelAttention {
  public:
@@ -39,6 +52,10 @@ class ParallelAttention {
   /// \throws std::invalid_argument as atp::sim::ParallelAttention::from_masters, or naming rank and p.
   static ParallelAttention from_masters(const AttentionWeights& w, int num_heads, int num_kv_heads, int rank, int p,
                                         ParallelAttentionOptions options = {}, int head_dim = 0);
+  /// Assembles this rank's layer from a QKV projection and an output projection built elsewhere.
+  /// \throws std::invalid_argument unless out_proj is (H, nH d) on the same rank and p.
+  static ParallelAttention from_parts(QKVParallelLinear qkv, RowParallelLinear out_proj,
+                                      ParallelAttentionOptions options = {});
 
   /// The Q/K/V projection.
   const QKVParallelLinear& qkv() const { return qkv_; }
@@ -56,20 +73,25 @@ class ParallelAttention {
     DeviceMatrix out;              ///< (T, H): after the all-reduce and bo
   };
 
-  /// x (T, H), the same on every rank. Returns once finished.
-  Steps forward_steps(Communicator& comm, const DeviceMatrix& x) const;
-  /// forward_steps(...).out.
-  DeviceMatrix forward(Communicator& comm, const DeviceMatrix& x) const;
+  /// x (T, H), the same on every rank. Returns once finished. With a
+  /// DecodeContext: rotary, cache appended and attended (then qkv.k, qkv.v and
+  /// probs cover every cached position).
+  Steps forward_steps(Communicator& comm, const DeviceMatrix& x, const DecodeContext& context = {}) const;
+  /// The output of forward_steps (the same bits), without the inspection-only partial sum.
+  DeviceMatrix forward(Communicator& comm, const DeviceMatrix& x, const DecodeContext& context = {}) const;
 
   /// This rank's heads attending over q_r, k_r, v_r (no communication):
   /// ctx_r (T, nH_r d), the twin of atp::sim::ParallelAttention::local_attention.
-  /// Fills `probs` (nH_r T, S) if given. Returns once finished.
+  /// Fills `probs` (nH_r T, S) if given. query_offset: query row t is key
+  /// position query_offset + t (the causal mask after a KV cache). Returns once finished.
   DeviceMatrix local_attention(Communicator& comm, const QKVParallelLinear::Parts& qkv,
-                               DeviceMatrix* probs = nullptr) const;
+                               DeviceMatrix* probs = nullptr, int query_offset = 0) const;
 
  private:
   ParallelAttention(QKVParallelLinear qkv, RowParallelLinear out_proj, ParallelAttentionOptions options)
       : qkv_(std::move(qkv)), out_proj_(std::move(out_proj)), options_(options) {}
+  /// The shared path: projection, rotary, cache, local attention, output projection; fills `steps` if given.
+  DeviceMatrix run(Communicator& comm, const DeviceMatrix& x, const DecodeContext& context, Steps* steps) const;
   QKVParallelLinear qkv_;
   RowParallelLinear out_proj_;
   ParallelAttentionOptions options_;
