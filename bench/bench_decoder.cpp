@@ -223,9 +223,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::printf("bench_decoder: chapter 7's decoder on p simulated ranks against a dense single-device decoder,\n"
-              "one thread (the matmul is single-threaded), %s\n\n", atp::detail::matmul_has_avx2_kernel()
-                                                                     ? "AVX2+FMA matmul kernel"
-                                                                     : "portable matmul kernel");
+              "one thread (the matmul is single-threaded), %s\n\n", (atp::detail::matmul_kernel_description(atp::detail::matmul_kernel_in_use()) + " matmul kernel").c_str());
   const sim::Checkpoint fortune = sim::Checkpoint::open(ATP_SOURCE_DIR "/data/fortune-llama.bin");
   bench_model("fortune-llama", fortune, {1, 84, 104, 101, 32}, 32, repetitions);
   sim::DecoderConfig big;
