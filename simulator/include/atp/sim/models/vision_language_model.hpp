@@ -11,7 +11,7 @@
 ///                                                                    then the projector's all-reduce
 ///     ids ----decoder.embed-----------------> (T, D) on every rank  the vocab-parallel all-reduce (chapter 6)
 ///     merged = merge_multimodal_embeddings(text, ids, <img>, features)   local, no communication
-///     prefill: decoder.forward_embeddings(merged) -> last_logits -> argmax       1 + ... : 2L all-reduces + logits all-gather
+///     prefill: decoder.forward_embeddings(merged) -> last_logits -> argmax       2L all-reduces + the logits all-gather
 ///     decode:  decoder.forward({id}) -> last_logits -> argmax, once per new token
 ///
 /// The decoder needs the whole merged (T, D) on every rank before its first
