@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Draws the chapters' figures (PNG and SVG) from what the chapter binaries print or dump.
 
-    /usr/bin/python3 scripts/figures.py [BUILD_DIR]
+    /usr/bin/python3 scripts/figures.py [BUILD_DIR [CHAPTER ...]]   # e.g. build 8: chapter 8 only
 
 Each figure is made from numbers the project computed (a binary's --dump, or
 the table it prints), never typed in, and written next to the chapter README
@@ -28,6 +28,7 @@ sys.path.insert(0, str(root / "notebooks"))
 import atp_dump  # noqa: E402
 
 build = Path(sys.argv[1] if len(sys.argv) > 1 else root / "build").resolve()
+wanted = {int(a) for a in sys.argv[2:]}
 
 
 def binary(folder, name):
@@ -286,11 +287,59 @@ def chapter7():
     save(fig, "07-tensor-parallel-decoder", "collective-timeline")
 
 
+def chapter8():
+    """Per-rank timelines of the three encoder strategies at p = 4, from the trace.
+
+    The binary cuts each run at its collectives (lockstep_timeline): a compute
+    stretch is drawn as every rank's matmul work (blue) and its wait for the
+    busiest rank (grey); a collective as a marker every rank reaches together,
+    labelled with the bytes it moves. The x axis is work in MFLOP; collectives
+    are not drawn to scale (chapter 10 prices them).
+    """
+    p = 4
+    with tempfile.TemporaryDirectory() as d:
+        run("08-vision-encoder", "atp-ch08-vision-encoder", "--tp", str(p), "--dump", d)
+        config, _, _ = atp_dump.load(d)
+    runs = config["runs"]
+    width = max(sum(max(s["flops"]) for s in r["timeline"] if not s["collective"]) for r in runs) / 1e6
+    marker = width * 0.025
+    fig, axes = plt.subplots(len(runs), 1, figsize=(10, 1.15 * p * len(runs) / 2 + 1), sharex=True,
+                             constrained_layout=True)
+    titles = {"one-rank": "A  one rank: rank 0 encodes, then broadcasts",
+              "weights": "B  weights: every layer split, 2 all-reduces per block",
+              "data": "C  data: whole images per rank, padded all-gather"}
+    for ax, one in zip(axes, runs):
+        t = 0.0
+        collectives = [s for s in one["timeline"] if s["collective"]]
+        for s in one["timeline"]:
+            if s["collective"]:
+                ax.axvspan(t, t + marker, color="tab:orange", alpha=0.8, lw=0)
+                if s is collectives[-1]:  # one label per run: the collectives of a strategy are alike
+                    op = s["label"].split(" ")[0].replace("all_reduce_rank_order", "all-reduce").replace("_", "-")
+                    sent = sum(s["bytes"]) // 2  # each byte is counted once sent and once received
+                    count = f"{len(collectives)} x " if len(collectives) > 1 else ""
+                    ax.text(t + marker * 1.4, -0.95, f"{count}{op}: {sent} B sent in all ranks, each",
+                            ha="left", va="top", fontsize=7)
+                t += marker
+                continue
+            busiest = max(s["flops"]) / 1e6
+            for r, f in enumerate(s["flops"]):
+                ax.barh(r, f / 1e6, left=t, color="tab:blue", height=0.6)
+                if busiest > f / 1e6:
+                    ax.barh(r, busiest - f / 1e6, left=t + f / 1e6, color="lightgrey", height=0.6, hatch="//",
+                            edgecolor="grey", lw=0)
+            t += busiest
+        ax.set_yticks(range(p), [f"rank {r}" for r in range(p)])
+        ax.set_ylim(p - 0.4, -1.1)
+        ax.set_title(titles.get(one["requested"], one["requested"]), loc="left", fontsize=10)
+    axes[-1].set_xlabel("work in MFLOP (blue: matmuls; grey: waiting for the busiest rank; orange: a collective, "
+                        "not to scale)")
+    save(fig, "08-vision-encoder", "strategy-timelines")
+
+
 if __name__ == "__main__":
-    chapter0()
-    chapter1_ring()
-    chapter1_alpha_beta()
-    chapter4_block()
-    chapter4_time()
-    chapter5_heads()
-    chapter7()
+    figures = [(0, chapter0), (1, chapter1_ring), (1, chapter1_alpha_beta), (4, chapter4_block), (4, chapter4_time),
+               (5, chapter5_heads), (7, chapter7), (8, chapter8)]
+    for number, draw in figures:
+        if not wanted or number in wanted:
+            draw()

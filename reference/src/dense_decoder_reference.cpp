@@ -196,10 +196,6 @@ MatrixD DenseDecoderRef::forward(const std::vector<int>& ids) {
   const DecoderShapeRef& s = w_.shape;
   const auto T = static_cast<Eigen::Index>(ids.size());
   if (T == 0) throw std::invalid_argument("DenseDecoderRef::forward: ids is empty; pass at least one token id");
-  if (pos_ + T > s.max_seq_len)
-    throw std::invalid_argument("DenseDecoderRef::forward: positions " + str(pos_) + " .. " + str(pos_ + T - 1) +
-                                " run past max_seq_len " + str(s.max_seq_len) + " (valid positions 0 .. " +
-                                str(s.max_seq_len - 1) + ")");
   MatrixD x(T, s.dim);
   for (Eigen::Index t = 0; t < T; ++t) {
     const int id = ids[static_cast<std::size_t>(t)];
@@ -207,8 +203,24 @@ MatrixD DenseDecoderRef::forward(const std::vector<int>& ids) {
       throw std::invalid_argument("DenseDecoderRef::forward: ids[" + str(t) + "] = " + str(id) +
                                   " is not a token id; valid ids are 0 .. " + str(s.vocab_size - 1));
     x.row(t) = w_.tok_embedding.row(id);
-    if (s.arch == DecoderArch::GPT) x.row(t) += w_.pos_embedding.row(pos_ + t);
   }
+  return forward_embeddings(x);
+}
+
+MatrixD DenseDecoderRef::forward_embeddings(const MatrixD& embeddings) {
+  const DecoderShapeRef& s = w_.shape;
+  const Eigen::Index T = embeddings.rows();
+  if (T == 0 || embeddings.cols() != s.dim)
+    throw std::invalid_argument("DenseDecoderRef::forward_embeddings: x is (" + str(T) + ", " +
+                                str(embeddings.cols()) + "); it needs at least one row and D = " + str(s.dim) +
+                                " columns");
+  if (pos_ + T > s.max_seq_len)
+    throw std::invalid_argument("DenseDecoderRef::forward: positions " + str(pos_) + " .. " + str(pos_ + T - 1) +
+                                " run past max_seq_len " + str(s.max_seq_len) + " (valid positions 0 .. " +
+                                str(s.max_seq_len - 1) + ")");
+  MatrixD x = embeddings;
+  if (s.arch == DecoderArch::GPT)
+    for (Eigen::Index t = 0; t < T; ++t) x.row(t) += w_.pos_embedding.row(pos_ + t);
   for (int l = 0; l < s.n_layers; ++l) {
     const DecoderLayerRef& lw = w_.layers[static_cast<std::size_t>(l)];
     x += attention(lw, l, norm(x, lw.attn_norm_w, lw.attn_norm_b));

@@ -26,6 +26,14 @@ const std::vector<ChapterSpec>& chapter_specs() {
        {"ids", "embeddings_dense"}, {}},
       // The real checkpoint (the binaries' default --checkpoint), a short prompt, a few greedy steps.
       {7, "07-tensor-parallel-decoder", true, {{"steps", 4}, {"prompt_ids", "1,84,104,101,32"}}, {1, 2, 4}, {}, {}},
+      // The dense encoder is the host's reference; the GPU runs the three strategies.
+      {8, "08-vision-encoder", true,
+       {{"images", "32x32,16x24,8x8,24x16,16x16,8x16"}, {"hidden", 48}, {"heads", 8}, {"intermediate", 192},
+        {"layers", 2}, {"patch", 4}, {"max_grid", 8}, {"class_token", 1}, {"patch_bias", 0}, {"strategy", "all"}},
+       {1, 2, 4}, {"features_dense"}, {}},
+      // The real language model under a seeded ViT and LLaVA's projector: three strategies, a few greedy steps.
+      {9, "09-vision-language-model", true,
+       {{"images", "16x16,8x16,16x8"}, {"projector", "llava"}, {"steps", 4}, {"strategy", "all"}}, {1, 2, 4}, {}, {}},
   };
   return specs;
 }

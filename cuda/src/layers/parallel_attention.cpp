@@ -12,6 +12,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace atp::cuda {
 
@@ -45,12 +46,39 @@ ParallelAttention ParallelAttention::from_parts(QKVParallelLinear qkv, RowParall
   return ParallelAttention(std::move(qkv), std::move(out_proj), options);
 }
 
-DeviceMatrix ParallelAttention::run(Communicator& comm, const DeviceMatrix& x, const DecodeContext& context,
-                                    Steps* steps) const {
+DeviceMatrix ParallelAttention::local_attention(Communicator& comm, const QKVParallelLinear::Parts& qkv,
+                                                DeviceMatrix* probs, int query_offset) const {
   const cudaStream_t stream = comm.stream();
   const atp::sim::HeadAssignment& a = qkv_.assignment();
   const int d = qkv_.head_dim(), nq = a.q_heads.size();
   const int group = qkv_.num_heads() / qkv_.num_kv_heads();
+  const int T = qkv.q.rows(), S = qkv.k.rows();
+  DeviceMatrix all_probs(static_cast<std::int64_t>(nq) * T, S);
+  DeviceMatrix context(T, static_cast<std::int64_t>(nq) * d);
+  const float scale = atp::attention_scale(d);
+  DeviceMatrix qh(T, d), kh(S, d), vh(S, d), vt(d, S), scores(T, S), ctx(T, d);
+  for (int i = 0; i < nq; ++i) {
+    const int g = (a.q_heads.begin + i) / group - a.kv_heads.begin;  // local index of its KV head
+    copy_cols(qkv.q, i * d, d, qh, 0, stream);
+    copy_cols(qkv.k, g * d, d, kh, 0, stream);
+    copy_cols(qkv.v, g * d, d, vh, 0, stream);
+    matmul_nt_into(qh, kh, scores, stream);  // dot(t, s): fma chain over d
+    launch_attention_scale_mask(scores.data(), T, S, scale, options_.causal, query_offset, stream);
+    float* P = all_probs.data() + static_cast<std::size_t>(i) * T * S;
+    launch_softmax_rows(scores.data(), P, T, S, stream);
+    launch_transpose(vh.data(), vt.data(), S, d, stream);
+    // ctx(t, j) = fma chain over s ascending of P(t, s) v(s, j): matmul_nt against v^T.
+    launch_matmul_nt(P, vt.data(), nullptr, ctx.data(), T, d, S, stream);
+    copy_cols(ctx, 0, d, context, i * d, stream);
+  }
+  comm.wait("ParallelAttention::local_attention");
+  if (probs != nullptr) *probs = std::move(all_probs);
+  return context;
+}
+
+DeviceMatrix ParallelAttention::run(Communicator& comm, const DeviceMatrix& x, const DecodeContext& context,
+                                    Steps* steps) const {
+  const cudaStream_t stream = comm.stream();
   QKVParallelLinear::Parts parts = qkv_.split(comm, qkv_.forward(comm, x));
   const int first = context.cache != nullptr ? static_cast<int>(context.cache->length()) : context.position;
   if (context.rotary != nullptr) {
@@ -65,26 +93,8 @@ DeviceMatrix ParallelAttention::run(Communicator& comm, const DeviceMatrix& x, c
     parts.v = context.cache->values(stream);
     query_offset = first;  // query row t is position first + t among the cached keys
   }
-  const int T = parts.q.rows(), S = parts.k.rows();
-  DeviceMatrix probs(static_cast<std::int64_t>(nq) * T, S);
-  DeviceMatrix context_r(T, static_cast<std::int64_t>(nq) * d);
-  const float scale = atp::attention_scale(d);
-  DeviceMatrix qh(T, d), kh(S, d), vh(S, d), vt(d, S), scores(T, S), ctx(T, d);
-  for (int i = 0; i < nq; ++i) {
-    const int g = (a.q_heads.begin + i) / group - a.kv_heads.begin;  // local index of its KV head
-    copy_cols(parts.q, i * d, d, qh, 0, stream);
-    copy_cols(parts.k, g * d, d, kh, 0, stream);
-    copy_cols(parts.v, g * d, d, vh, 0, stream);
-    matmul_nt_into(qh, kh, scores, stream);  // dot(t, s): fma chain over d
-    launch_attention_scale_mask(scores.data(), T, S, scale, options_.causal, query_offset, stream);
-    float* P = probs.data() + static_cast<std::size_t>(i) * T * S;
-    launch_softmax_rows(scores.data(), P, T, S, stream);
-    launch_transpose(vh.data(), vt.data(), S, d, stream);
-    // ctx(t, j) = fma chain over s ascending of P(t, s) v(s, j): matmul_nt against v^T.
-    launch_matmul_nt(P, vt.data(), nullptr, ctx.data(), T, d, S, stream);
-    copy_cols(ctx, 0, d, context_r, i * d, stream);
-  }
-  comm.wait("ParallelAttention (local attention)");
+  DeviceMatrix probs;
+  DeviceMatrix context_r = local_attention(comm, parts, steps != nullptr ? &probs : nullptr, query_offset);
   DeviceMatrix out = out_proj_.forward(comm, context_r);
   if (steps != nullptr) {
     steps->partial = out_proj_.partial_sum(comm, context_r);

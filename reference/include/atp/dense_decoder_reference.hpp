@@ -146,6 +146,13 @@ class DenseDecoderRef {
   /// \throws std::invalid_argument for an empty ids, an id outside [0, V), or
   ///         position() + n > max_seq_len (the cache is left unchanged).
   MatrixD forward(const std::vector<int>& ids);
+  /// Runs input embeddings x (n >= 1, D) at positions [position(), position() + n)
+  /// and returns logits (n, V): forward() after its token lookup, the entry a
+  /// vision-language model needs (chapter 9 puts image features in some rows).
+  /// GPT adds its learned positions here, as forward() does.
+  /// \throws std::invalid_argument for an x without rows or of another width
+  ///         than D, or position() + n > max_seq_len (the cache is left unchanged).
+  MatrixD forward_embeddings(const MatrixD& x);
   /// Tokens cached so far.
   int position() const;
   /// Empties the cache (position() becomes 0).

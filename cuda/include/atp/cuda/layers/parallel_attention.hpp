@@ -80,6 +80,13 @@ class ParallelAttention {
   /// The output of forward_steps (the same bits), without the inspection-only partial sum.
   DeviceMatrix forward(Communicator& comm, const DeviceMatrix& x, const DecodeContext& context = {}) const;
 
+  /// This rank's heads attending over q_r, k_r, v_r (no communication):
+  /// ctx_r (T, nH_r d), the twin of atp::sim::ParallelAttention::local_attention.
+  /// Fills `probs` (nH_r T, S) if given. query_offset: query row t is key
+  /// position query_offset + t (the causal mask after a KV cache). Returns once finished.
+  DeviceMatrix local_attention(Communicator& comm, const QKVParallelLinear::Parts& qkv,
+                               DeviceMatrix* probs = nullptr, int query_offset = 0) const;
+
  private:
   ParallelAttention(QKVParallelLinear qkv, RowParallelLinear out_proj, ParallelAttentionOptions options)
       : qkv_(std::move(qkv)), out_proj_(std::move(out_proj)), options_(options) {}
