@@ -6,6 +6,7 @@
 #include "atp/matmul_cpu.hpp"
 #include "atp/numerics.hpp"
 #include "atp/sim/compute.hpp"
+#include "atp/sim/layers/sequence_parallel.hpp"
 #include "atp/sim/narrate.hpp"
 
 #include <stdexcept>
@@ -62,6 +63,8 @@ ParallelAttention ParallelAttention::from_masters(const AttentionWeights& w, int
   RowParallelOptions ro;
   ro.input_is_parallel = true;
   ro.order = options.order;
+  ro.tree_segments = options.tree_segments;
+  ro.sequence_parallel = options.sequence_parallel;
   RowParallelLinear out = RowParallelLinear::from_master(w.Wo, bias ? &w.bo : nullptr, p, ro);
   return ParallelAttention(std::move(qkv), std::move(out), options);
 }
@@ -101,8 +104,11 @@ ParallelAttention::Steps ParallelAttention::forward_steps(World& world, const Pe
                (a.kv_replicas > 1 ? " (replicated on " + str(a.kv_replicas) + " ranks)" : ""));
     }
   }
-  Steps s{qkv_.split(qkv_.forward(world, x, label + ".qkv")), PerRank<std::vector<Matrix>>(n), PerRank<Matrix>(n),
-          PerRank<Matrix>(n), PerRank<Matrix>(n)};
+  // Leaving the sequence-parallel region: the QKV projection needs every token on every rank.
+  const PerRank<Matrix> x_full =
+      options_.sequence_parallel ? gather_from_sequence_parallel_region(world, x, label + ".sp_gather") : x;
+  Steps s{qkv_.split(qkv_.forward(world, x_full, label + ".qkv")), PerRank<std::vector<Matrix>>(n),
+          PerRank<Matrix>(n), PerRank<Matrix>(n), PerRank<Matrix>(n)};
   narrate(world, label + ": q_r = rank r's query heads, x Wq_r^T (no communication)", s.qkv.q);
   narrate(world, label + ": k_r = rank r's KV heads' keys", s.qkv.k);
   s.context = local_attention(world, s.qkv, label + ".attn", &s.probs);

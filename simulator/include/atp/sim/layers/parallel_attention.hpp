@@ -22,6 +22,11 @@
 /// atp/attention_order.hpp; the GPU follows it, so both agree in bits. A head
 /// needs only its own q, k, v columns, which is why attention itself needs no
 /// communication; the only sum across ranks is the output projection's.
+/// Options from later chapters: order = ReduceOrder::Tree gives the output
+/// projection the blocked tree order (chapter 11: the same bits at every tp
+/// dividing tree_segments); sequence_parallel takes x as rank r's tokens
+/// (T/p, H), all-gathers them before the QKV projection and reduce-scatters
+/// the output projection (chapter 12), returning (T/p, H).
 /// Leaves out: KV caches across decode steps (chapter 7 keeps them; this
 /// layer only accounts their bytes), rotary positions, dropout, flash-style
 /// tiling (it would reorder the softmax sum).
@@ -60,6 +65,8 @@ HeadAttention attention_head(const Matrix& q, const Matrix& k, const Matrix& v, 
 struct ParallelAttentionOptions {
   bool causal = false;                         ///< hide future tokens (s > t) from every query
   ReduceOrder order = ReduceOrder::RankOrder;  ///< the output projection's all-reduce
+  int tree_segments = atp::kDefaultTreeSegments;  ///< S for ReduceOrder::Tree (a power of two dividing nH d, p | S)
+  bool sequence_parallel = false;  ///< x and the output are rank r's tokens (T/p, H)
 };
 
 /// Self-attention split by heads: QKVParallelLinear, local attention, RowParallelLinear.
@@ -89,8 +96,9 @@ class ParallelAttention {
     PerRank<Matrix> out;                        ///< (T, H) after the all-reduce and bo, every rank
   };
 
-  /// x: the same (T, H) on every rank. Runs the layer (one all-reduce, traced as
-  /// label + ".o_proj.all_reduce"), narrating each step when the world narrates.
+  /// x: the same (T, H) on every rank (with sequence_parallel: rank r's (T/p, H),
+  /// all-gathered first as label + ".sp_gather"). Runs the layer (one all-reduce, traced as
+  /// label + ".o_proj.all_reduce", or a reduce-scatter), narrating each step when the world narrates.
   /// `partial` is recomputed in a scratch world, so the trace holds exactly
   /// what forward() does.
   Steps forward_steps(World& world, const PerRank<Matrix>& x, const std::string& label) const;
