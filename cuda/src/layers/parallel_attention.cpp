@@ -18,8 +18,9 @@ namespace atp::cuda {
 ParallelAttention ParallelAttention::from_masters(const AttentionWeights& w, int num_heads, int num_kv_heads, int rank,
                                                   int p, ParallelAttentionOptions options, int head_dim) {
   // The simulator validates every combination (heads, tp, head_dim, Wo) with its messages.
-  (void)atp::sim::ParallelAttention::from_masters(w, num_heads, num_kv_heads, p,
-                                                  {options.causal, sim_order(options.form)}, head_dim);
+  (void)atp::sim::ParallelAttention::from_masters(
+      w, num_heads, num_kv_heads, p,
+      {options.causal, sim_order(options.form), options.tree_segments, options.sequence_parallel}, head_dim);
   const bool bias = w.has_bias();
   QKVParallelLinear qkv =
       QKVParallelLinear::from_masters(w.Wq, w.Wk, w.Wv, bias ? &w.bq : nullptr, bias ? &w.bk : nullptr,
@@ -27,6 +28,8 @@ ParallelAttention ParallelAttention::from_masters(const AttentionWeights& w, int
   RowParallelOptions ro;
   ro.input_is_parallel = true;
   ro.form = options.form;
+  ro.tree_segments = options.tree_segments;
+  ro.sequence_parallel = options.sequence_parallel;
   RowParallelLinear out = RowParallelLinear::from_master(w.Wo, bias ? &w.bo : nullptr, rank, p, ro);
   return ParallelAttention(std::move(qkv), std::move(out), options);
 }
@@ -37,7 +40,9 @@ ParallelAttention::Steps ParallelAttention::forward_steps(Communicator& comm, co
   const int d = qkv_.head_dim(), nq = a.q_heads.size();
   const int group = qkv_.num_heads() / qkv_.num_kv_heads();
   Steps s;
-  s.qkv = qkv_.split(comm, qkv_.forward(comm, x));
+  // Leaving the sequence-parallel region: every rank needs all tokens for its heads.
+  const DeviceMatrix gathered = options_.sequence_parallel ? all_gather(comm, x, Axis::Rows) : DeviceMatrix();
+  s.qkv = qkv_.split(comm, qkv_.forward(comm, options_.sequence_parallel ? gathered : x));
   const int T = s.qkv.q.rows(), S = s.qkv.k.rows();
   s.probs = DeviceMatrix(static_cast<std::int64_t>(nq) * T, S);
   s.context = DeviceMatrix(T, static_cast<std::int64_t>(nq) * d);

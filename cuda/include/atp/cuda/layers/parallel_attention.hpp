@@ -14,6 +14,8 @@
 /// so every score, probability and context element has the simulator's bits;
 /// the output projection is the GPU RowParallelLinear with AllReduceForm
 /// RankOrder (or Ring), bitwise equal to the simulator's same order.
+/// With sequence_parallel, x is this rank's tokens and one all-gather along
+/// rows comes before the QKV projection; the output projection reduce-scatters.
 /// Left out: KV caches across steps, flash-style fused kernels, rotary positions.
 #pragma once
 
@@ -29,7 +31,9 @@ namespace atp::cuda {
 /// Options of the GPU attention layer.
 struct ParallelAttentionOptions {
   bool causal = false;                            ///< hide future tokens (s > t)
-  AllReduceForm form = AllReduceForm::RankOrder;  ///< the output projection's all-reduce
+  AllReduceForm form = AllReduceForm::RankOrder;  ///< the output projection's all-reduce (Tree: chapter 11)
+  int tree_segments = atp::kDefaultTreeSegments;  ///< S for AllReduceForm::Tree
+  bool sequence_parallel = false;                 ///< x and out are this rank's tokens (T/p, H) (chapter 12)
 };
 
 /// Rank r's part of the attention layer, on the device.
@@ -56,7 +60,7 @@ class ParallelAttention {
     DeviceMatrix out;              ///< (T, H): after the all-reduce and bo
   };
 
-  /// x (T, H), the same on every rank. Returns once finished.
+  /// x (T, H), the same on every rank (sequence_parallel: this rank's (T/p, H)). Returns once finished.
   Steps forward_steps(Communicator& comm, const DeviceMatrix& x) const;
   /// forward_steps(...).out.
   DeviceMatrix forward(Communicator& comm, const DeviceMatrix& x) const;

@@ -1,0 +1,66 @@
+/// \file collective_helpers.hpp
+/// \brief Internal to the GPU collectives: the NCCL group guard and the
+///        argument checks that collectives.cpp and tree_collectives.cpp share.
+///        Not part of the public headers.
+#pragma once
+
+#include "atp/cuda/check.hpp"
+#include "atp/cuda/communicator.hpp"
+
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+
+namespace atp::cuda::detail {
+
+// ncclGroupStart/End around the calls of one step. If the communicator has
+// been aborted inside the group, the group is left open: ending it would
+// touch the freed communicator, and a failed communicator ends the program.
+class NcclGroup {
+ public:
+  explicit NcclGroup(Communicator& comm) : comm_(comm) {
+    comm_.check_enqueue(ncclGroupStart(), "ncclGroupStart");
+    open_ = true;
+  }
+  NcclGroup(const NcclGroup&) = delete;
+  NcclGroup& operator=(const NcclGroup&) = delete;
+  void end(const char* what) {
+    open_ = false;
+    comm_.check_enqueue(ncclGroupEnd(), what);
+  }
+  ~NcclGroup() {
+    if (open_ && !comm_.failed()) (void)ncclGroupEnd();
+  }
+
+ private:
+  Communicator& comm_;
+  bool open_ = false;
+};
+
+inline void check_root(const Communicator& comm, int root, const char* who) {
+  if (root < 0 || root >= comm.world_size())
+    throw std::invalid_argument(std::string(who) + ": root = " + std::to_string(root) + " is outside [0, " +
+                                std::to_string(comm.world_size()) + ")");
+}
+
+inline void check_buffer(const void* ptr, std::size_t n, const char* who, const char* name) {
+  if (n > 0 && ptr == nullptr)
+    throw std::invalid_argument(std::string(who) + ": " + name + " is null but n = " + std::to_string(n));
+}
+
+inline std::size_t times(std::size_t a, std::size_t b, const char* who) {
+  if (a != 0 && b > static_cast<std::size_t>(-1) / a)
+    throw std::invalid_argument(std::string(who) + ": " + std::to_string(a) + " x " + std::to_string(b) +
+                                " elements overflow size_t");
+  return a * b;
+}
+
+inline void copy_on_stream(Communicator& comm, float* dst, const float* src, std::size_t n) {
+  if (n > 0)
+    ATP_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, comm.stream()));
+}
+
+}  // namespace atp::cuda::detail
