@@ -47,6 +47,7 @@ struct Mlp {
 
 TEST_CASE("the SP MLP (GELU and SwiGLU) gives rank r rows r of the TP output, rank order and tree order") {
   const Mlp m;
+  Matrix tree_tp1;  // SP in the tree order is also the same bits at every tp
   for (ReduceOrder order : {ReduceOrder::RankOrder, ReduceOrder::Tree})
     for (int p : {1, 2, 4, 8}) {
       CAPTURE(p);
@@ -65,6 +66,10 @@ TEST_CASE("the SP MLP (GELU and SwiGLU) gives rank r rows r of the TP output, ra
       for (int r = 0; r < p; ++r) {
         require_bitwise(got[r], Matrix(want[0].middleRows(r * rows, rows)), "GELU, rank " + std::to_string(r));
         require_bitwise(ggot[r], Matrix(gwant[0].middleRows(r * rows, rows)), "SwiGLU, rank " + std::to_string(r));
+      }
+      if (order == ReduceOrder::Tree) {
+        if (p == 1) tree_tp1 = concat_rows(ggot);
+        require_bitwise(concat_rows(ggot), tree_tp1, "SwiGLU, SP + tree at tp " + std::to_string(p) + " vs tp 1");
       }
     }
 }

@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
       sim::Dumper d(dump_dir, nlohmann::json{{"chapter", 12}, {"p", run.p}, {"tokens", run.s.T}, {"hidden", run.s.H},
                                              {"intermediate", run.s.I}, {"heads", run.s.heads},
                                              {"kv_heads", run.s.kv_heads}, {"layers", run.layers},
-                                             {"tree", run.order == sim::ReduceOrder::Tree ? 1 : 0}, {"seed", seed},
+                                             {"order", order}, {"seed", seed},
                                              {"memory_sweep", sweep}});
       d.add("x", run.x, "input");
       d.add_per_rank("tp_output", tp, "output");

@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
       sim::Dumper d(cu::rank_dump_dir(dump_dir, rank),
                     nlohmann::json{{"chapter", 12}, {"p", p}, {"tokens", s.T}, {"hidden", s.H}, {"intermediate", s.I},
                                    {"heads", s.heads}, {"kv_heads", s.kv_heads}, {"layers", layers},
-                                   {"tree", order == "tree" ? 1 : 0}, {"seed", seed}, {"side", "gpu"}});
+                                   {"order", order}, {"seed", seed}, {"side", "gpu"}});
       if (rank == 0) d.add("x", x, "input");
       d.add(sim::Dumper::rank_name("tp_output", rank), cu::to_host(tp_out), "output", rank);
       d.add(sim::Dumper::rank_name("sp_output", rank), cu::to_host(sp_out), "output", rank);

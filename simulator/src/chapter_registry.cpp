@@ -24,6 +24,15 @@ const std::vector<ChapterSpec>& chapter_specs() {
       {6, "06-vocab-parallel-embedding", true,
        {{"vocab", 150}, {"hidden", 8}, {"tokens", 6}, {"logits", "all-gather"}, {"lm-head", "tied"}}, {1, 2, 4},
        {"ids", "embeddings_dense"}, {}},
+      // The tree order at every tp it admits; the dense tree-ordered MLP is the host's reference.
+      {11, "11-bit-invariant-tp", true,
+       {{"tokens", 8}, {"hidden", 96}, {"intermediate", 192}, {"heads", 24}, {"kv_heads", 24}, {"vocab", 200},
+        {"segments", 8}},
+       {1, 2, 4, 8}, {"dense_tree_swiglu_output"}, {}},
+      {12, "12-sequence-parallelism", true,
+       {{"tokens", 24}, {"hidden", 96}, {"intermediate", 192}, {"heads", 24}, {"kv_heads", 24}, {"layers", 2},
+        {"order", "rank-order"}},
+       {1, 2, 4, 8}, {}, {}},
   };
   return specs;
 }
