@@ -86,7 +86,8 @@ void bm_sum(benchmark::State& state, int p, Sum sum) {
   }
 }
 
-// Console output as usual, plus the median time of every benchmark by name.
+// Console output as usual, plus the median CPU time of every benchmark by name (CPU time, not wall
+// time: on a shared machine the wall clock also counts other processes; the code is single-threaded).
 class RecordingReporter : public benchmark::ConsoleReporter {
  public:
   RecordingReporter() : ConsoleReporter(isatty(fileno(stdout)) ? OO_ColorTabular : OO_Tabular) {}
@@ -98,9 +99,9 @@ class RecordingReporter : public benchmark::ConsoleReporter {
       if (run.error_occurred) continue;
       const std::string name = run.run_name.str();
       if (run.run_type == Run::RT_Iteration)
-        iterations[name].push_back(run.GetAdjustedRealTime());
+        iterations[name].push_back(run.GetAdjustedCPUTime());
       else if (run.aggregate_name == "median")
-        medians[name] = run.GetAdjustedRealTime();
+        medians[name] = run.GetAdjustedCPUTime();
     }
     ConsoleReporter::ReportRuns(runs);
   }
@@ -157,7 +158,7 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
 
-  std::printf("\nTime ratios, tree order / canonical, 1 thread, median over repetitions (S = %d; %s matmul kernel)\n",
+  std::printf("\nCPU-time ratios, tree order / canonical, 1 thread, median over repetitions (S = %d; %s matmul kernel)\n",
               kSegments, atp::detail::matmul_has_avx2_kernel() ? "AVX2+FMA" : "portable");
   std::printf("%-24s %-24s %12s %14s\n", "M x N x K", "shape", "dense (p=1)", "one rank, p=4");
   double worst = 0.0;

@@ -5,6 +5,7 @@
 
 #include "atp/matmul_cpu.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -55,19 +56,43 @@ std::vector<Matrix> split_segments(const Matrix& m, int segments) {
   return out;
 }
 
-Matrix tree_sum(std::vector<Matrix> parts) {
+Matrix tree_sum(const std::vector<Matrix>& parts) {
   const auto n = static_cast<long long>(parts.size());
-  if (!is_power_of_two(n))
-    throw std::invalid_argument("tree_sum: " + std::to_string(n) +
-                                " parts; the balanced tree needs a power of two (1, 2, 4, 8, ...)");
+  if (!is_power_of_two(n) || n > kMaxTreeLeaves)
+    throw std::invalid_argument("tree_sum: " + std::to_string(n) + " parts; the balanced tree needs a power of two "
+                                "(1, 2, 4, 8, ...) up to " + std::to_string(kMaxTreeLeaves));
   for (std::size_t i = 1; i < parts.size(); ++i)
     if (parts[i].rows() != parts[0].rows() || parts[i].cols() != parts[0].cols())
       throw std::invalid_argument("tree_sum: part " + std::to_string(i) + " is " + shape_string(parts[i]) +
                                   " but part 0 is " + shape_string(parts[0]) + "; all parts need one shape");
-  // Level by level, the left operand first: the loops of atp::tree_level, one matrix per leaf.
-  for (std::size_t width = 1; width < parts.size(); width *= 2)
-    for (std::size_t i = 0; i + width < parts.size(); i += 2 * width) parts[i] = parts[i] + parts[i + width];
-  return std::move(parts[0]);
+  // Chunk by chunk through a small buffer [leaf][chunk], so nothing large is allocated; within a
+  // chunk, the levels of atp::tree_level, left operand first.
+  constexpr Eigen::Index kChunk = 256;
+  const std::size_t leaves = parts.size();
+  Matrix out(parts[0].rows(), parts[0].cols());
+  const Eigen::Index total = out.size();
+  std::vector<float> v(leaves * static_cast<std::size_t>(kChunk));
+  for (Eigen::Index begin = 0; begin < total; begin += kChunk) {
+    const Eigen::Index len = std::min(kChunk, total - begin);
+    if (leaves == 1) {
+      std::copy_n(parts[0].data() + begin, len, v.data());
+    } else {  // level 1 straight from the inputs, so they are read once and never copied
+      for (std::size_t i = 0; i < leaves; i += 2) {
+        const float* a = parts[i].data() + begin;
+        const float* b = parts[i + 1].data() + begin;
+        float* d = v.data() + i * kChunk;
+        for (Eigen::Index k = 0; k < len; ++k) d[k] = a[k] + b[k];
+      }
+    }
+    for (std::size_t width = 2; width < leaves; width *= 2)
+      for (std::size_t i = 0; i + width < leaves; i += 2 * width) {
+        float* a = v.data() + i * kChunk;
+        const float* b = v.data() + (i + width) * kChunk;
+        for (Eigen::Index k = 0; k < len; ++k) a[k] = a[k] + b[k];
+      }
+    std::copy_n(v.data(), len, out.data() + begin);
+  }
+  return out;
 }
 
 Matrix matmul_nt_tree(const Matrix& A, const std::vector<Matrix>& B_segments) {
@@ -86,7 +111,7 @@ Matrix matmul_nt_tree(const Matrix& A, const std::vector<Matrix>& B_segments) {
   std::vector<Matrix> partials;
   partials.reserve(static_cast<std::size_t>(S));
   for (int s = 0; s < S; ++s) partials.push_back(matmul_nt(Matrix(A.middleCols(s * L, L)), B_segments[s]));
-  return tree_sum(std::move(partials));
+  return tree_sum(partials);
 }
 
 Matrix matmul_nt_tree(const Matrix& A, const Matrix& B, int segments) {

@@ -55,10 +55,11 @@ void check_tree_tp(int segments, int p, const std::string& what);
 std::vector<Matrix> split_segments(const Matrix& m, int segments);
 
 /// The balanced tree over equally shaped matrices, element by element:
-/// level widths 1, 2, 4, ...; parts[i] = parts[i] + parts[i + width].
+/// level widths 1, 2, 4, ...; parts[i] = parts[i] + parts[i + width]
+/// (computed chunk by chunk, the inputs left unchanged).
 /// \throws std::invalid_argument unless there is a power-of-two number
-///         (>= 1) of parts, all of one shape (names the index and shapes).
-Matrix tree_sum(std::vector<Matrix> parts);
+///         (1 to kMaxTreeLeaves) of parts, all of one shape (names the index and shapes).
+Matrix tree_sum(const std::vector<Matrix>& parts);
 
 /// C = A B^T (A (M, K), B (N, K)) in the blocked tree order over S segments.
 /// \throws std::invalid_argument if A.cols() != B.cols() or as tree_split.
