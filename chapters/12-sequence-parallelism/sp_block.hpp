@@ -56,9 +56,11 @@ struct BlockSizes {
 
 /// One block's master weights.
 struct BlockWeights {
-  Matrix norm1, norm2;    ///< RMSNorm gammas (1, H)
+  Matrix norm1;           ///< the first RMSNorm's gamma (1, H)
+  Matrix norm2;           ///< the second RMSNorm's gamma (1, H)
   AttentionWeights attn;  ///< Wq, Wk, Wv, Wo (no biases: Llama)
-  Matrix W_gate, W_up;    ///< (I, H)
+  Matrix W_gate;          ///< (I, H)
+  Matrix W_up;            ///< (I, H)
   Matrix W_down;          ///< (H, I)
 };
 
