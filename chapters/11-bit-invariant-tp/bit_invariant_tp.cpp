@@ -207,7 +207,7 @@ void invariance(const Sizes& s, const atp::ch11::InvariantMasters& m) {
 }
 
 /// Section 4: what the tree order costs in communication and additions (from the trace).
-void price(const Sizes& s, const atp::ch11::InvariantMasters& m) {
+void price(const Sizes& s) {
   std::printf("4. The price, from the trace: one all-reduce of the SwiGLU output (T, H) = (%d, %d)\n\n", s.T, s.H);
   std::printf("   %-4s %-30s %-30s %-30s\n", "tp", "rank order (all-gather + sum)", "ring (NCCL's order)",
               "tree (recursive doubling)");
@@ -226,13 +226,12 @@ void price(const Sizes& s, const atp::ch11::InvariantMasters& m) {
   std::printf("\n   (bytes sent per rank; the rank-order form gathers all p inputs, the ring sends 2(p-1)/p of\n"
               "   them, the tree one full copy per level: log2 p.) The matmul does the same 2 T H I flops in\n"
               "   any order; the tree adds S - 1 = %d sums of (T, H) partials where the canonical chain adds\n"
-              "   none, (S/p - 1) of them on each rank. CPU time: bench/bench_invariant.cpp\n"
-              "   (scripts/bench.sh --invariant), whose ratios bench/README.md quotes.\n\n", s.segments - 1);
-  (void)m;
+              "   none, (S/p - 1) of them on each rank. CPU time: `BENCH=bench_invariant scripts/bench.sh`\n"
+              "   (bench/bench_invariant.cpp), whose ratios bench/README.md quotes.\n\n", s.segments - 1);
 }
 
 /// Section 5: both orders against float64.
-void accuracy(const Sizes& s, const atp::ch11::InvariantMasters& m, const Pipeline& tree, const Pipeline& ordinary) {
+void accuracy(const atp::ch11::InvariantMasters& m, const Pipeline& tree, const Pipeline& ordinary) {
   std::printf("5. Accuracy: both orders against the float64 SwiGLU MLP\n\n");
   const atp::MatrixD x = atp::to_double(m.x);
   const atp::MatrixD act = atp::silu_ref(atp::linear_ref(x, atp::to_double(m.W_gate), nullptr))
@@ -242,7 +241,6 @@ void accuracy(const Sizes& s, const atp::ch11::InvariantMasters& m, const Pipeli
               "   its worst-case bound grows with log2 S + I/S instead of I terms.\n\n",
               atp::max_abs_error(tree.swiglu[0], ref), atp::max_abs_error(ordinary.swiglu[0], ref),
               ref.cwiseAbs().maxCoeff());
-  (void)s;
 }
 
 void dump_run(const std::string& dir, const Sizes& s, std::uint64_t seed, int p,
@@ -311,12 +309,12 @@ int main(int argc, char** argv) {
       std::printf("2. The blocked tree order at tp = %d: skipped. %s\n\n", p, why.c_str());
     world.stop_narrating();
     invariance(s, m);
-    price(s, m);
+    price(s);
     const int q = why.empty() ? p : 1;
     sim::World wt(q), wo(q);
     const Pipeline tree = atp::ch11::run_pipeline(wt, m, s, sim::ReduceOrder::Tree);
     const Pipeline ordinary = atp::ch11::run_pipeline(wo, m, s, sim::ReduceOrder::RankOrder);
-    accuracy(s, m, tree, ordinary);
+    accuracy(m, tree, ordinary);
     if (!dump_dir.empty()) {
       if (!why.empty()) throw std::invalid_argument("--dump needs a tp the tree order admits: " + why);
       dump_run(dump_dir, s, seed, p, m, tree, ordinary);
