@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The benchmark command: builds bench_matmul (Release, in ./build or $BUILD_DIR)
-# and times the deterministic CPU matmul against Eigen's GEMM, one thread.
+# and times the deterministic CPU matmul against Eigen's GEMM, on one thread
+# and on all cores (ATP_THREADS sets "all"; ATP_MATMUL_KERNEL forces a kernel).
 #
 #   scripts/bench.sh                               # 5 repetitions, medians
 #   BUILD_DIR=build-rel scripts/bench.sh --benchmark_filter=1024
 #
 # Arguments go to Google Benchmark after the defaults below, so they win.
-# The last line printed is `matmul vs Eigen: <ratio>` (1024^3, A B^T).
+# The last line printed is `matmul vs Eigen: <ratio>` (1024^3, A B^T, 1 thread).
+# Other work on the machine makes the numbers noisy: run it when `uptime`
+# shows a low load, more than once, and quote the range.
 # Only bench_matmul and what it links are built. See bench/README.md.
 #   BENCH=bench_invariant scripts/bench.sh         # chapter 11: the tree order's price, time ratios
 set -euo pipefail

@@ -12,8 +12,10 @@ packages=(
   doctest-dev                     # tests
   libcli11-dev                    # chapter command lines
   nlohmann-json3-dev              # dump manifests, golden digests
+  openmpi-bin libopenmpi-dev      # GPU workers under mpirun/srun (cuda/include/atp/cuda/mpi_world.hpp)
   libbenchmark-dev                # scripts/bench.sh
   doxygen graphviz                # the docs site
+  doxygen-awesome-css chromium    # its theme; the headless check of the built site
   python3 python3-numpy python3-matplotlib          # notebooks
   jupyter-nbconvert python3-nbclient python3-ipykernel
 )

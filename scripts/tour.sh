@@ -2,17 +2,11 @@
 # The tour: installs what is missing, builds the chapter binaries, and runs
 # every chapter narrated on the CPU simulator at small sizes (default p=4).
 #   scripts/tour.sh            # p = 4
-#   TP=3 scripts/tour.sh       # another number of ranks
+#   TP=3 scripts/tour.sh       # another number of ranks (every chapter runs at p = 1, 2, 3, 4, 8)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 scripts/setup.sh
 cmake --preset release >/dev/null
 cmake --build --preset tour
-tp="${TP:-4}"
-for chapter in build/chapters/*/atp-ch[0-9][0-9]*; do
-  [ -x "$chapter" ] || continue
-  case "$chapter" in *-gpu) continue ;; esac   # the GPU halves run under atp-launch / atp-compare
-  printf '\n==================== %s (tp=%s) ====================\n\n' "$(basename "$chapter")" "$tp"
-  "$chapter" --tp "$tp" --narrate
-done
+scripts/tour-run.sh build "${TP:-4}"

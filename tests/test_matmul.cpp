@@ -2,22 +2,28 @@
 /// \brief The blocked CPU matmul gives exactly the naive fma loop's bits.
 ///
 /// Each case compares uint32 bit patterns against a naive triple loop
-/// written here, independently of reference/src/matmul_cpu.cpp, over shapes
+/// written here, independently of reference/src/matmul_*.cpp, over shapes
 /// chosen to hit every edge of the blocking (1x1x1, primes, one more or one
-/// less than the 6x16 register tile and the 256-deep K block, K = 0).
+/// less than the 6x16 and 6x64 register tiles, the 256- and 384-deep K blocks
+/// and the M blocks, K = 0), for every micro-kernel this machine supports (so the
+/// kernels also equal each other), and checks that every kernel the CPU
+/// reports in /proc/cpuinfo is among them.
 /// Further cases show the comparison can tell orders apart (so equality is
 /// not an accident of exact sums) and check the shape-error messages.
-/// Left out: speed (bench/bench_matmul.cpp) and accuracy against float64
+/// Left out: threads (test_matmul_threads.cpp), speed
+/// (bench/bench_matmul.cpp) and accuracy against float64
 /// (test_dense_reference.cpp).
 #include "atp/matmul_cpu.hpp"
 #include "atp/rng.hpp"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -100,43 +106,85 @@ struct Shape {
   Index M, N, K;
 };
 
-// Awkward shapes: the register tile is 6 x 16, K blocks are 256 deep, M
-// blocks 144 rows, N blocks 1024 columns.
+// Awkward shapes: register tiles are 6 x 16 (portable, AVX2) and 6 x 64
+// (AVX-512), K blocks 256 or 384 deep, M blocks 144 or 168 rows, N blocks
+// 1024 columns; K < 8 and K % 8 != 0 take the packers' scalar tails.
 const std::vector<Shape> kShapes = {
-    {1, 1, 1},     {7, 13, 5},     {5, 7, 13},   {6, 16, 1},    {6, 16, 8},    {5, 15, 7},
-    {7, 17, 9},    {12, 32, 256},  {13, 33, 257}, {11, 31, 255}, {1, 300, 600}, {300, 1, 600},
-    {145, 17, 3},  {3, 4097, 2},   {150, 40, 520}, {65, 129, 257}, {4, 5, 0},   {0, 5, 3},
-    {3, 0, 4},     {2, 9, 1},      {37, 41, 43},  {24, 64, 17},   {7, 1025, 260}};
+    {1, 1, 1},     {7, 13, 5},     {5, 7, 13},    {6, 16, 1},     {6, 16, 8},   {5, 15, 7},
+    {7, 17, 9},    {12, 32, 256},  {13, 33, 257}, {11, 31, 255},  {1, 300, 600}, {300, 1, 600},
+    {145, 17, 3},  {3, 4097, 2},   {150, 40, 520}, {65, 129, 257}, {4, 5, 0},    {0, 5, 3},
+    {3, 0, 4},     {2, 9, 1},      {37, 41, 43},  {24, 64, 17},   {7, 1025, 260}, {6, 64, 1},
+    {6, 64, 16},   {5, 63, 17},    {7, 65, 23},   {12, 128, 384}, {13, 127, 385}, {11, 129, 769},
+    {169, 95, 40}, {167, 193, 9},  {43, 2049, 12}};
 
 std::string shape_name(const Shape& s) {
   return "M=" + std::to_string(s.M) + " N=" + std::to_string(s.N) + " K=" + std::to_string(s.K);
 }
 
 using atp::detail::MatmulKernel;
+using atp::detail::MatmulOptions;
+
+// One thread, so these cases test the kernels and blocking alone.
+MatmulOptions one_thread(MatmulKernel kernel) { return {kernel, 1}; }
+
+#if defined(__x86_64__) && defined(__linux__)
+// The CPU's feature flags line of /proc/cpuinfo, with a trailing space.
+std::string cpu_flags() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("flags", 0) == 0) return line + " ";
+  return "";
+}
+#endif
 
 }  // namespace
 
-TEST_CASE("matmul_nt equals the naive fma loop bit for bit, both kernels") {
+TEST_CASE("every kernel the CPU can run is built in and chosen in order of speed") {
+  const std::vector<MatmulKernel> kernels = atp::detail::matmul_kernels_supported();
+  REQUIRE(!kernels.empty());
+  CHECK(kernels.front() == MatmulKernel::portable);
+  [[maybe_unused]] const auto has = [&](MatmulKernel k) {
+    return std::find(kernels.begin(), kernels.end(), k) != kernels.end();
+  };
+#if defined(__x86_64__) && defined(__linux__)
+  // Read independently of __builtin_cpu_supports: a build that silently lost
+  // a kernel (or a dispatch that never picks it) fails here.
+  const std::string flags = cpu_flags();
+  const bool avx2 = flags.find(" avx2 ") != std::string::npos && flags.find(" fma ") != std::string::npos;
+  const bool avx512 = avx2 && flags.find(" avx512f ") != std::string::npos;
+  CHECK_MESSAGE(has(MatmulKernel::avx2) == avx2, flags);
+  CHECK_MESSAGE(has(MatmulKernel::avx512) == avx512, flags);
+#endif
+  // With ATP_MATMUL_KERNEL unset, `best` is the last (fastest) one.
+  if (std::getenv("ATP_MATMUL_KERNEL") == nullptr)
+    CHECK(atp::detail::matmul_kernel_in_use() == kernels.back());
+  for (MatmulKernel k : kernels) MESSAGE("kernel: " << atp::detail::matmul_kernel_description(k));
+}
+
+TEST_CASE("matmul_nt equals the naive fma loop bit for bit, every kernel") {
   std::uint64_t stream = 0;
   for (const Shape& s : kShapes) {
     const Matrix A = atp::random_matrix(s.M, s.K, 11, stream++);
     const Matrix B = atp::random_matrix(s.N, s.K, 11, stream++);
     const Matrix want = naive_nt(A, B);
     require_same_bits(atp::matmul_nt(A, B), want, "matmul_nt " + shape_name(s));
-    require_same_bits(atp::detail::matmul_nt(A, B, MatmulKernel::portable), want,
-                      "portable matmul_nt " + shape_name(s));
+    for (MatmulKernel k : atp::detail::matmul_kernels_supported())
+      require_same_bits(atp::detail::matmul_nt(A, B, one_thread(k)), want,
+                        atp::detail::matmul_kernel_name(k) + " matmul_nt " + shape_name(s));
   }
 }
 
-TEST_CASE("matmul_nn equals the naive fma loop bit for bit, both kernels") {
+TEST_CASE("matmul_nn equals the naive fma loop bit for bit, every kernel") {
   std::uint64_t stream = 100;
   for (const Shape& s : kShapes) {
     const Matrix A = atp::random_matrix(s.M, s.K, 12, stream++);
     const Matrix B = atp::random_matrix(s.K, s.N, 12, stream++);
     const Matrix want = naive_nn(A, B);
     require_same_bits(atp::matmul_nn(A, B), want, "matmul_nn " + shape_name(s));
-    require_same_bits(atp::detail::matmul_nn(A, B, MatmulKernel::portable), want,
-                      "portable matmul_nn " + shape_name(s));
+    for (MatmulKernel k : atp::detail::matmul_kernels_supported())
+      require_same_bits(atp::detail::matmul_nn(A, B, one_thread(k)), want,
+                        atp::detail::matmul_kernel_name(k) + " matmul_nn " + shape_name(s));
   }
 }
 
@@ -201,6 +249,13 @@ TEST_CASE("the chain starts from +0.0f, so K = 0 and -0 products give +0") {
   B(0, 0) = 0.0f;
   CHECK(bits(atp::matmul_nt(A, B)(0, 0)) == 0u);
   CHECK(bits(atp::matmul_nn(A, B)(0, 0)) == 0u);
+  // The same in a full register tile of every kernel (not only an edge tile).
+  const Matrix A2 = Matrix::Constant(6, 3, -1.0f), B2 = Matrix::Zero(64, 3);
+  for (MatmulKernel k : atp::detail::matmul_kernels_supported()) {
+    INFO(atp::detail::matmul_kernel_name(k));
+    const Matrix C2 = atp::detail::matmul_nt(A2, B2, one_thread(k));
+    for (Index i = 0; i < C2.size(); ++i) CHECK(bits(C2.data()[i]) == 0u);
+  }
 
   const Matrix empty_a(7, 0), empty_b(19, 0);
   const Matrix C = atp::matmul_nt(empty_a, empty_b);

@@ -241,3 +241,66 @@ TEST_CASE("narrator: the ring prints its steps when on, and nothing is printed w
   CHECK(lines[13] == "  all-gather step 0: rank 0 -> rank 1 chunk 0 [0, 2)");
   CHECK(lines[24] == "  all-gather step 2: rank 3 -> rank 0 chunk 1 [2, 4)");
 }
+
+TEST_CASE("narrator: ranks that hold the previous rank's bits are named once, not printed again") {
+  World world(4);
+  std::ostringstream out;
+  world.narrate_to(out);
+  Matrix a(1, 2), b(1, 2), z(1, 2);
+  a << 0.125f, -0.5f;
+  b << 0.25f, 1.0f;
+  z << -0.0f, 0.0f;
+  Matrix z_pos(1, 2);
+  z_pos << 0.0f, 0.0f;  // equal to z as numbers, not in bits: must be printed
+  narrate(world, "same", PerRank<Matrix>(std::vector<Matrix>{a, a, a, a}));
+  narrate(world, "mixed", PerRank<Matrix>(std::vector<Matrix>{a, b, b, a}));
+  narrate(world, "zeros", PerRank<Matrix>(std::vector<Matrix>{z, z_pos, z_pos, z_pos}));
+  CHECK(out.str() ==
+        "== same ==\n"
+        "rank 0 (1, 2): [   0.1250  -0.5000 ]\n"
+        "ranks 1-3: the same bits as rank 0\n"
+        "== mixed ==\n"
+        "rank 0 (1, 2): [   0.1250  -0.5000 ]\n"
+        "rank 1 (1, 2): [   0.2500   1.0000 ]\n"
+        "rank 2: the same bits as rank 1\n"
+        "rank 3 (1, 2): [   0.1250  -0.5000 ]\n"
+        "== zeros ==\n"
+        "rank 0 (1, 2): [  -0.0000   0.0000 ]\n"
+        "rank 1 (1, 2): [   0.0000   0.0000 ]\n"
+        "ranks 2-3: the same bits as rank 1\n");
+
+  std::ostringstream full;
+  NarrateOptions every;
+  every.collapse_identical = false;
+  world.narrate_to(full, every);
+  narrate(world, "same", PerRank<Matrix>(std::vector<Matrix>{a, a, a, a}));
+  CHECK(contains(full.str(), "rank 3 (1, 2): [   0.1250  -0.5000 ]"));
+}
+
+TEST_CASE("narrator: the rank-order all-reduce writes its sum out for small p, and says p = 1 adds nothing") {
+  const std::vector<std::pair<int, std::string>> want = {
+      {1, "all_reduce_rank_order 'y': one rank, nothing to send or add: the output is x0"},
+      {2, "all_reduce_rank_order 'y': all-gather (1, 2) from 2 ranks, then every rank sums x0 + x1"},
+      {3, "all_reduce_rank_order 'y': all-gather (1, 2) from 3 ranks, then every rank sums (x0 + x1) + x2"},
+      {4, "all_reduce_rank_order 'y': all-gather (1, 2) from 4 ranks, then every rank sums ((x0 + x1) + x2) + x3"},
+      {8, "all_reduce_rank_order 'y': all-gather (1, 2) from 8 ranks, then every rank sums ((x0 + x1) + ...) + x7"}};
+  for (const auto& [p, line] : want) {
+    World world(p);
+    std::ostringstream out;
+    world.narrate_to(out);
+    all_reduce_rank_order(world, replicate(Matrix::Ones(1, 2), p), "y");
+    INFO("p = " << p);
+    CHECK(out.str().rfind(line + "\n", 0) == 0);
+  }
+}
+
+TEST_CASE("trace summary: the per-op block and the per-rank block each say what they sum") {
+  World world(2);
+  all_reduce_ring(world, replicate(Matrix::Ones(2, 4), 2), "h");
+  const std::string s = world.trace().summary();
+  CHECK(contains(s, "op (sum over ranks)"));
+  CHECK(contains(s, "rank (sum over ops)"));
+  CHECK(s.find("op (sum over ranks)") < s.find("all_reduce_ring"));
+  CHECK(s.find("all_reduce_ring") < s.find("rank (sum over ops)"));
+  CHECK(s.find("rank (sum over ops)") < s.find("rank 0 "));
+}

@@ -240,7 +240,35 @@ void experiment_exp(int samples, atp::sim::Dumper* dump) {
     std::printf("    %-10s on [%7.2f, %6.2f]  max %.3f ulp  mean %.3f ulp\n", row.name, static_cast<double>(row.lo),
                 static_cast<double>(row.hi), st.max_ulp, st.mean_ulp);
   }
-  std::printf("\n");
+  // exp into the subnormals: the ulp there is the fixed step 2^-149.
+  const atp::UlpStats sub = atp::measure_ulp(rows[0].f, rows[0].ref, -103.97f, -87.3f,
+                                             static_cast<std::uint64_t>(samples), atp::Spacing::values);
+  std::printf("    exp with subnormal results, x in [-103.97, -87.3]: max %.3f ulp (of the subnormal step 2^-149)\n\n",
+              sub.max_ulp);
+}
+
+/// Why GELU's tanh form carries 2u as a pair of floats: e^v turns a relative
+/// error d of v into |v| d of the result. Rounding v = 2u to one float (the
+/// best single float, from float64) against the book's float pair.
+void experiment_gelu_pair(int samples) {
+  const auto rounded_v = [](float x) {
+    const double xd = x, v = 2.0 * std::sqrt(2.0 / 3.14159265358979323846) * (xd + 0.044715 * xd * xd * xd);
+    return atp::detail::x_sigmoid(x, static_cast<float>(v), 0.0f);
+  };
+  const auto ref = [](double v) {
+    const double u = std::sqrt(2.0 / 3.14159265358979323846) * (v + 0.044715 * v * v * v);
+    return v / (1.0 + std::exp(-2.0 * u));
+  };
+  const float x = -10.0f;
+  std::printf("4. GELU (tanh form) needs 2u as a pair of floats\n\n");
+  std::printf("   at x = -10: 2u rounded to one float: %.1f ulp;  as a float pair (atp::gelu_tanh): %.2f ulp\n",
+              atp::ulp_error(rounded_v(x), ref(x)), atp::ulp_error(atp::gelu_tanh(x), ref(x)));
+  const auto one = atp::measure_ulp(rounded_v, ref, -10.0f, 0.0f, static_cast<std::uint64_t>(samples),
+                                    atp::Spacing::values);
+  const auto pair = atp::measure_ulp([](float v) { return atp::gelu_tanh(v); }, ref, -10.0f, 0.0f,
+                                     static_cast<std::uint64_t>(samples), atp::Spacing::values);
+  std::printf("   max over [-10, 0], %d inputs: one float %.1f ulp, float pair %.2f ulp\n\n", samples, one.max_ulp,
+              pair.max_ulp);
 }
 
 }  // namespace
@@ -269,6 +297,7 @@ int main(int argc, char** argv) {
     experiment_orders(make_vector(n, seed), tp, narrate, dump.get());
     experiment_canonical(seed, narrate);
     experiment_exp(samples, dump.get());
+    experiment_gelu_pair(samples);
     if (dump) {
       dump->finish();
       std::printf("Wrote the dump to %s\n", dump_dir.c_str());

@@ -1,6 +1,6 @@
 /// \file ranks_and_collectives.cpp
 /// \brief Chapter 1: p ranks in one process, and the collectives that tie
-/// them together: all-reduce in rank order and in NCCL's ring order (step by
+/// them together: all-reduce in rank order and as a one-channel ring in NCCL's step pattern (step by
 /// step), all-gather, reduce-scatter, broadcast, gather; bytes per rank and
 /// bus bandwidth.
 ///
@@ -9,6 +9,7 @@
 /// Legend: p = ranks, R x C = the matrix each rank holds, N = R*C elements.
 /// Leaves out: the GPU half (cuda/ runs the same collectives over NCCL).
 #include "atp/rng.hpp"
+#include "atp/sim/alpha_beta.hpp"
 #include "atp/sim/bandwidth.hpp"
 #include "atp/sim/collectives.hpp"
 #include "atp/sim/dump.hpp"
@@ -44,7 +45,7 @@ void all_reduces(sim::World& world, const sim::PerRank<Matrix>& x, sim::Dumper* 
   const auto rank_order = sim::all_reduce_rank_order(world, x, "rank_order");
   sim::narrate(world, "after all_reduce_rank_order: every rank holds the same sum", rank_order);
 
-  std::printf("\n2. All-reduce in NCCL's ring order, chunk by chunk\n\n");
+  std::printf("\n2. All-reduce as a one-channel ring in NCCL's step pattern, chunk by chunk\n\n");
   const auto n = static_cast<std::int64_t>(x[0].size());
   std::printf("   The buffer of N=%lld elements is cut into p=%d chunks of up to %lld.\n", static_cast<long long>(n), p,
               static_cast<long long>(sim::ring_chunk_size(p, n)));
@@ -115,9 +116,9 @@ void bytes_per_rank(int max_p) {
     std::printf("   %3d  %14lld  %10.4f  %18lld  %10.4f\n", p, static_cast<long long>(ring), ring / message,
                 static_cast<long long>(ordered), ordered / message);
   }
-  std::printf("\n   The ring sends 2(p-1)/p * S per rank: it approaches 2S and never exceeds it, so\n"
-              "   its time barely grows with p. The rank-order form gathers everything, (p-1) * S:\n"
-              "   the price of one fixed order on every rank.\n\n");
+  std::printf("\n   The ring sends 2(p-1)/p * S per rank: it approaches 2S and never exceeds it. The\n"
+              "   rank-order form gathers everything, (p-1) * S. Bytes are half the story: the ring\n"
+              "   needs 2(p-1) steps one after another, the rank-order form one (section 6).\n\n");
 }
 
 /// Section 5: the bus-bandwidth formula of nccl-tests, on a worked example.
@@ -131,6 +132,48 @@ void bus_bandwidth(int p) {
               sim::algorithm_bandwidth(bytes, seconds) / 1e9,
               sim::bus_bandwidth(sim::CollectiveKind::AllReduce, p, bytes, seconds) / 1e9,
               sim::bus_bandwidth_factor(sim::CollectiveKind::AllReduce, p));
+}
+
+/// Section 6: time, from the alpha-beta model (alpha_beta.hpp) and the published figures it cites.
+void time_model() {
+  const sim::LinkProfile& link = sim::link_profile("nvlink4");
+  std::printf("6. Time: latency + bandwidth (the alpha-beta model, simulator/include/atp/sim/alpha_beta.hpp)\n\n");
+  std::printf("   time = alpha0 + steps * alpha + bytes through each rank's link / B\n"
+              "   ring: 2(p-1) steps, 2(p-1)/p S;  one-shot (rank order): 1 step, (p-1) S;\n"
+              "   two-shot: 2 steps, 2(p-1)/p S;  tree (binomial): 2 ceil(log2 p) steps of S each.\n\n");
+  std::printf("   Link %s (%s):\n     B = %.0f GB/s   [%s]\n     alpha = %.1f us  [%s]\n     alpha0 = %.1f us [%s]\n\n",
+              link.name.c_str(), link.description.c_str(), link.bandwidth_GBps.value,
+              link.bandwidth_GBps.source.c_str(), link.step_latency_us.value, link.step_latency_us.source.c_str(),
+              link.launch_latency_us.value, link.launch_latency_us.source.c_str());
+  for (int p : {2, 4, 8}) {
+    std::printf("   p=%d  %10s  %10s  %10s  %10s  %10s   %s\n", p, "S (bytes)", "ring us", "one-shot us",
+                "two-shot us", "tree us", "fastest");
+    for (double S = 256.0; S <= 256.0 * 1024 * 1024; S *= 4.0) {
+      std::printf("   p=%d  %10.0f", p, S);
+      double best = 0.0;
+      const char* winner = "";
+      for (sim::AllReduceForm f : sim::all_reduce_forms()) {
+        const double t = sim::all_reduce_time(f, p, S, link).total_s();
+        std::printf("  %10.2f", t * 1e6);
+        if (winner[0] == '\0' || t < best) best = t, winner = sim::to_string(f);
+      }
+      std::printf("   %s\n", winner);
+    }
+    std::printf("\n");
+  }
+  std::printf("   Message sizes where two forms cost the same (below it one-shot wins), per link:\n"
+              "     %-8s  %16s  %16s  %16s  %16s\n", "link", "vs ring, p=4", "vs ring, p=8", "vs two-shot, p=4",
+              "vs two-shot, p=8");
+  using F = sim::AllReduceForm;
+  for (const auto& l : sim::link_profiles())
+    std::printf("     %-8s  %16.0f  %16.0f  %16.0f  %16.0f\n", l.name.c_str(),
+                sim::crossover_bytes(F::OneShot, F::Ring, 4, l), sim::crossover_bytes(F::OneShot, F::Ring, 8, l),
+                sim::crossover_bytes(F::OneShot, F::TwoShot, 4, l), sim::crossover_bytes(F::OneShot, F::TwoShot, 8, l));
+  std::printf("\n   A decode step's all-reduce carries T x H values: 1 token x 8192 x 2 bytes (bf16) = 16384 bytes,\n"
+              "   far left of every crossover: latency-bound, where the one-shot rank order is the fast form.\n"
+              "   With every GPU wired to every other (NVSwitch), two-shot moves the ring's bytes in 2 steps\n"
+              "   instead of 2(p-1); the ring's case is a topology of neighbour links only, and pipelining.\n"
+              "   A model, not a measurement: no channels, protocols, contention or kernel time.\n\n");
 }
 
 }  // namespace
@@ -167,6 +210,7 @@ int main(int argc, char** argv) {
     std::printf("The trace of this run (bytes and adds, per op and per rank):\n\n%s\n", world.trace().summary().c_str());
     bytes_per_rank(8);
     bus_bandwidth(tp);
+    time_model();
     if (dump) {
       dump->finish();
       std::printf("Wrote the dump to %s\n", dump_dir.c_str());

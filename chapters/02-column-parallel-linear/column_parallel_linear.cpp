@@ -58,7 +58,9 @@ void print_split(int p, int tokens, int in, int out) {
                 r, r, r, tokens, n);
   std::printf(
       "\n   x (%d, %d) is the same on every rank: Megatron's f (\"copy to tensor-parallel region\")\n"
-      "   is the identity in the forward pass. No rank needs another rank's data.\n\n",
+      "   is the identity in the forward pass. No rank needs another rank's data.\n"
+      "   (Megatron-LM and vLLM write the layer as Y = XA + b with A = W^T, (in, out): splitting A by\n"
+      "   columns is splitting W by rows, hence \"column-parallel\" for a layer that keeps rows of W.)\n\n",
       tokens, in);
 }
 
@@ -99,6 +101,7 @@ int main(int argc, char** argv) {
                                                                     {"side", "cpu"}});
 
     print_split(tp, tokens, in, out);
+    sim::narrate(world, "x: the input, the same on every rank", sim::replicate(pr.x, tp));
     sim::narrate(world, "W_r: rank r's rows of W", layer.weight());
     sim::narrate(world, "b_r: rank r's columns of b", layer.bias());
 

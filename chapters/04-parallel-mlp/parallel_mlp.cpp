@@ -21,6 +21,7 @@
 ///     dense_intermediate (T, I) or (T, 2I) = [G | U], dense_output (T, H): one fp32 device
 ///
 /// Leaves out: the GPU half (parallel_mlp_gpu.cpp), the backward pass.
+#include "block_time.hpp"
 #include "mlp_masters.hpp"
 
 #include "atp/activations.hpp"
@@ -156,8 +157,10 @@ sim::MLPForward forward_and_check(const Run& run, sim::World& world, sim::Dumper
       world.trace().count(sim::ops::kAllReduceRankOrder) + world.trace().count(sim::ops::kAllReduceRing);
   std::printf("\n   all-reduces per MLP forward: %lld; collectives between up and down: %d\n",
               static_cast<long long>(reduces), between);
-  std::printf("   bytes each rank sends: %lld (the (T, H) = %s output, once)\n\n",
-              static_cast<long long>(world.trace().bytes_sent(0)), atp::shape_string(run.T, run.H).c_str());
+  std::printf("   bytes each rank sends: %lld (its (T, H) = %s partial sum, to each of the p-1 = %d other ranks:\n"
+              "   the rank-order all-reduce gathers every input; NCCL's ring would send 2(p-1)/p of it)\n\n",
+              static_cast<long long>(world.trace().bytes_sent(0)), atp::shape_string(run.T, run.H).c_str(),
+              run.p - 1);
 
   std::printf("4. Against the dense MLP on one device\n\n");
   Matrix dense_out;
@@ -359,6 +362,7 @@ int main(int argc, char** argv) {
     other_way_round(run);
     memory_per_rank(run, world);
     if (run.gated) gate_up_pairing(run);
+    atp::ch04::print_block_time();
     if (dump) {
       dump->finish();
       std::printf("Wrote the dump to %s\n", dump_dir.c_str());

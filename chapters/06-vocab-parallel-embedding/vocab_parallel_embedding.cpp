@@ -72,8 +72,9 @@ void embedding(sim::World& world, const Matrix& table, const std::vector<std::in
   const auto H = emb.hidden_size();
   const auto T = static_cast<std::int64_t>(ids.size());
   std::printf("1. The table split by vocabulary\n\n");
-  std::printf("   V = %lld is padded to V_pad = %lld (a multiple of 64, as vLLM does), split into p = %d\n"
-              "   slices of n = %lld rows. Padding rows are zero and no id ever reaches them.\n\n",
+  std::printf("   V = %lld is padded to V_pad = %lld (a multiple of 64, vLLM's pad_vocab_size, so that the usual\n"
+              "   p divide it), split into p = %d slices of n = %lld rows. Padding rows are zero (as vLLM's\n"
+              "   weight loader fills them) and no id ever reaches them.\n\n",
               static_cast<long long>(V), static_cast<long long>(emb.padded_vocab_size()), p,
               static_cast<long long>(emb.rows_per_rank()));
   for (int r = 0; r < p; ++r) {
@@ -81,6 +82,18 @@ void embedding(sim::World& world, const Matrix& table, const std::vector<std::in
     std::printf("   rank %d: ids [%lld, %lld)  (%lld real rows, %lld padding)\n", r,
                 static_cast<long long>(range.start), static_cast<long long>(range.end),
                 static_cast<long long>(range.size()), static_cast<long long>(emb.rows_per_rank() - range.size()));
+  }
+  // Megatron-LM's rule (megatron/training/vocab_utils.py, calculate_padded_vocab_size): a multiple of 128 * p.
+  std::printf("\n   The book follows vLLM: pad to 64 once, then p must divide V_pad. Megatron-LM pads to a multiple\n"
+              "   of make_vocab_size_divisible_by (128) times p, so any p works but V_pad depends on p:\n");
+  for (std::int64_t V_ : {V, std::int64_t{32000}}) {
+    std::printf("     V = %-6lld  vLLM (64): %-6lld  Megatron (128 p):", static_cast<long long>(V_),
+                static_cast<long long>(sim::pad_vocab_size(V_)));
+    for (int q : {1, 2, 3, 4, 8}) {
+      const std::int64_t m = 128 * static_cast<std::int64_t>(q);
+      std::printf("  p=%d %lld", q, static_cast<long long>((V_ + m - 1) / m * m));
+    }
+    std::printf("\n");
   }
   std::printf("\n2. Mask, local lookup, all-reduce  (ids: %s)\n\n", join(ids).c_str());
   const auto masks = emb.masks(ids);
@@ -175,7 +188,8 @@ void sweep(int p, std::int64_t V, std::int64_t H, double percent, int layers, st
   std::printf("   A block all-reduces twice (after attention, after the MLP), each a (T, H) message like the\n"
               "   embedding's. p = %d, H = %lld, V = %lld; whole decoder: 1 + 2L all-reduces, L = %d.\n\n", p,
               static_cast<long long>(H), static_cast<long long>(V), layers);
-  std::printf("   %6s  %14s  %14s  %12s  %16s\n", "T", "embedding B", "block B", "emb / block", "emb / decoder");
+  std::printf("   %6s  %14s  %14s  %12s  %16s  %16s  %12s\n", "T", "embedding B", "block B", "emb / block",
+              "emb / decoder", "logits a-g B", "logits/block");
   const Matrix table = atp::ch06::make_table(V, H, seed);
   const auto emb = sim::VocabParallelEmbedding::from_master(table, p, sim::ReduceOrder::Ring);
   std::int64_t crossover = -1;
@@ -199,15 +213,24 @@ void sweep(int p, std::int64_t V, std::int64_t H, double percent, int layers, st
     last_ratio = 100.0 * static_cast<double>(e) / static_cast<double>(b);
     const double whole = 100.0 * static_cast<double>(e) / static_cast<double>(e + layers * b);
     if (crossover < 0 && last_ratio > percent) crossover = T;
-    std::printf("   %6lld  %14lld  %14lld  %11.2f%%  %15.3f%%\n", static_cast<long long>(T),
-                static_cast<long long>(e), static_cast<long long>(b), last_ratio, whole);
+    // The LM head's logits all-gather of (T, n) blocks, (p-1) T n 4 bytes per rank: the formula the trace
+    // uses for all_gather (collectives.cpp), computed here because a (T, V) buffer at T = 4096 is too big to run.
+    const double logits = static_cast<double>(p - 1) * static_cast<double>(T) *
+                          static_cast<double>(emb.rows_per_rank()) * 4.0;
+    std::printf("   %6lld  %14lld  %14lld  %11.2f%%  %15.3f%%  %16.0f  %11.1fx\n", static_cast<long long>(T),
+                static_cast<long long>(e), static_cast<long long>(b), last_ratio, whole, logits,
+                logits / static_cast<double>(b));
   }
   if (p == 1) {
     std::printf("\n   p = 1: no all-reduce at all, nothing to compare.\n\n");
     return;
   }
-  std::printf("\n   Both grow as T*H*4*2(p-1)/p, so the ratio does not depend on T: the embedding all-reduce is\n"
-              "   %.2f%% of one block's traffic at every token count, and 1/(1+2L) of the decoder's.\n", last_ratio);
+  std::printf("\n   By construction the embedding all-reduce and each block all-reduce carry the same (T, H)\n"
+              "   message, so the ratio is %.2f%% of one block at every T, and 1/(1+2L) of the decoder's.\n"
+              "   The traffic that does concentrate is the LM head's: the all-gather of (T, V_pad/p) logits moves\n"
+              "   V_pad/(4H) = %.1f times a block's two ring all-reduces, at every T (last column). That is the\n"
+              "   traffic the greedy argmax pairs above remove.\n",
+              last_ratio, static_cast<double>(emb.padded_vocab_size()) / (4.0 * static_cast<double>(H)));
   if (crossover > 0)
     std::printf("   Crossover for X = %.1f%%: T = %lld (the smallest T swept; it exceeds X%% from the first token).\n\n",
                 percent, static_cast<long long>(crossover));

@@ -209,7 +209,7 @@ void invariance(const Sizes& s, const atp::ch11::InvariantMasters& m) {
 /// Section 4: what the tree order costs in communication and additions (from the trace).
 void price(const Sizes& s) {
   std::printf("4. The price, from the trace: one all-reduce of the SwiGLU output (T, H) = (%d, %d)\n\n", s.T, s.H);
-  std::printf("   %-4s %-30s %-30s %-30s\n", "tp", "rank order (all-gather + sum)", "ring (NCCL's order)",
+  std::printf("   %-4s %-30s %-30s %-30s\n", "tp", "rank order (all-gather + sum)", "ring (one channel)",
               "tree (recursive doubling)");
   for (int p : {2, 4, 8}) {
     auto bytes_steps = [&](sim::ReduceOrder order) {

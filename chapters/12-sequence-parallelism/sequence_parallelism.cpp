@@ -112,7 +112,7 @@ void trace(const Run& run, const sim::World& tpw, const sim::World& spw) {
   sim::World ring(run.p);
   for (int i = 0; i < 2 * run.layers; ++i)
     sim::all_reduce_ring(ring, sim::replicate(Matrix::Zero(run.s.T, run.s.H), run.p), "ring");
-  std::printf("   the same %d all-reduces as NCCL's ring: rank 0 sends %lld bytes\n", 2 * run.layers,
+  std::printf("   the same %d all-reduces as a one-channel ring: rank 0 sends %lld bytes\n", 2 * run.layers,
               static_cast<long long>(ring.trace().bytes_sent(0)));
   std::printf("   A ring all-reduce IS a reduce-scatter followed by an all-gather, so SP moves exactly its\n"
               "   bytes, 2 (p-1)/p T H 4 per collective pair; it only puts the norms and residuals in between.\n"

@@ -8,6 +8,8 @@
 /// asynchronous error, (2) whether the stream is done, (3) the clock.
 #include "atp/cuda/communicator.hpp"
 
+#include "atp/cuda/mpi_world.hpp"
+
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -78,10 +80,22 @@ CommunicatorConfig communicator_config_from_env() {
 
   const char* ws = env_or_null("ATP_WORLD_SIZE");
   if (ws == nullptr) {
-    // Run alone: the identity path of every chapter, no launcher needed.
     if (env_or_null("ATP_RANK") != nullptr || env_or_null("ATP_NCCL_ID") != nullptr)
       throw std::invalid_argument(
           "ATP_RANK or ATP_NCCL_ID is set but ATP_WORLD_SIZE is not; set all three (atp-launch does) or none");
+    // Started by mpirun or srun: the ranks find each other through MPI. Never
+    // fall through to "alone", or p copies would each compute a world of one.
+    const std::string launcher = mpi_launcher_variable();
+    if (!launcher.empty()) {
+#if defined(ATP_HAVE_MPI)
+      return communicator_config_from_mpi(c);
+#else
+      throw std::invalid_argument("started by an MPI launcher (" + launcher +
+                                  ") but this binary was built without MPI; install libopenmpi-dev and "
+                                  "reconfigure, or start the ranks with atp-launch");
+#endif
+    }
+    // Run alone: the identity path of every chapter, no launcher needed.
     c.rank = 0;
     c.world_size = 1;
     if (c.device < 0) c.device = 0;

@@ -1,6 +1,7 @@
 /// \file launch.cpp
-/// \brief atp-launch's logic: the launch plan, fork/exec of one process per
-///        rank, and a supervisor loop that cannot hang.
+/// \brief atp-launch's logic: fork/exec of one process per rank, and a
+///        supervisor loop that cannot hang (the plan of how the ranks share
+///        GPUs is in gpu_sharing.cpp).
 ///
 /// The launcher is multi-threaded once ncclGetUniqueId has started NCCL's
 /// bootstrap root thread, so between fork() and execve() the child only
@@ -159,98 +160,6 @@ std::string rank_label(const RankOutcome& o) {
 }
 
 }  // namespace
-
-const char* to_string(GpuSharing sharing) {
-  switch (sharing) {
-    case GpuSharing::Auto: return "auto";
-    case GpuSharing::None: return "none";
-    case GpuSharing::MultiRankGpu: return "multi-rank-gpu";
-    case GpuSharing::HostPerRank: return "host-per-rank";
-  }
-  return "?";
-}
-
-GpuSharing parse_gpu_sharing(std::string_view text) {
-  for (GpuSharing s : {GpuSharing::Auto, GpuSharing::None, GpuSharing::MultiRankGpu, GpuSharing::HostPerRank})
-    if (text == to_string(s)) return s;
-  throw std::invalid_argument("unknown GPU-sharing mode '" + std::string(text) +
-                              "'; valid: auto, none, multi-rank-gpu, host-per-rank");
-}
-
-LaunchPlan plan_launch(int ranks, int device_count, int nccl_version, GpuSharing request) {
-  if (ranks < 1) throw std::invalid_argument("plan_launch: ranks = " + std::to_string(ranks) + "; need >= 1");
-  if (device_count < 1)
-    throw std::invalid_argument("plan_launch: device_count = " + std::to_string(device_count) +
-                                "; need at least one CUDA device");
-  LaunchPlan plan;
-  plan.ranks = ranks;
-  plan.device_count = device_count;
-  plan.nccl_version = nccl_version;
-  const std::string p = std::to_string(ranks);
-  const std::string g = std::to_string(device_count);
-  const std::string v = nccl_version_string(nccl_version);
-  const bool multi_rank_ok = nccl_version >= kNcclMultiRankGpuVersion;
-
-  switch (request) {
-    case GpuSharing::Auto:
-      if (ranks <= device_count) {
-        plan.sharing = GpuSharing::None;
-        plan.reason = p + " rank(s) <= " + g + " GPU(s): every rank has a GPU of its own";
-      } else if (multi_rank_ok) {
-        plan.sharing = GpuSharing::MultiRankGpu;
-        plan.reason = p + " ranks > " + g + " GPU(s) and NCCL " + v +
-                      " >= 2.30 supports several ranks per GPU (NCCL_MULTI_RANK_GPU_ENABLE=1)";
-      } else {
-        plan.sharing = GpuSharing::HostPerRank;
-        plan.reason = p + " ranks > " + g + " GPU(s) and NCCL " + v +
-                      " < 2.30 refuses two ranks on one GPU: each rank poses as its own host "
-                      "(NCCL_HOSTID) and talks over loopback sockets";
-      }
-      break;
-    case GpuSharing::None:
-      if (ranks > device_count)
-        throw std::invalid_argument("GPU sharing 'none' needs one GPU per rank, but ranks = " + p + " > GPUs = " + g +
-                                    "; use auto, multi-rank-gpu (NCCL >= 2.30) or host-per-rank");
-      plan.sharing = GpuSharing::None;
-      plan.reason = "requested: one GPU per rank";
-      break;
-    case GpuSharing::MultiRankGpu:
-      if (!multi_rank_ok)
-        throw std::invalid_argument("GPU sharing 'multi-rank-gpu' needs NCCL >= 2.30, but NCCL is " + v +
-                                    "; use auto or host-per-rank");
-      plan.sharing = GpuSharing::MultiRankGpu;
-      plan.reason = "requested: NCCL_MULTI_RANK_GPU_ENABLE=1";
-      break;
-    case GpuSharing::HostPerRank:
-      plan.sharing = GpuSharing::HostPerRank;
-      plan.reason = "requested: each rank poses as its own host (NCCL_HOSTID), loopback sockets";
-      break;
-  }
-
-  if (plan.sharing == GpuSharing::HostPerRank) {
-    // The unique id carries the address of the bootstrap root, which lives in
-    // the launcher: it must listen on the interface the ranks use.
-    plan.launcher_env.push_back({"NCCL_SOCKET_IFNAME", "lo"});
-  }
-  plan.rank_env.resize(static_cast<std::size_t>(ranks));
-  for (int r = 0; r < ranks; ++r) {
-    auto& env = plan.rank_env[static_cast<std::size_t>(r)];
-    env.push_back({"ATP_RANK", std::to_string(r)});
-    env.push_back({"ATP_WORLD_SIZE", p});
-    env.push_back({"ATP_LOCAL_DEVICE", std::to_string(r % device_count)});
-    if (plan.sharing == GpuSharing::MultiRankGpu) {
-      env.push_back({"NCCL_MULTI_RANK_GPU_ENABLE", "1"});
-    } else if (plan.sharing == GpuSharing::HostPerRank) {
-      env.push_back({"NCCL_HOSTID", "atp-rank-" + std::to_string(r)});
-      env.push_back({"NCCL_NET", "Socket"});
-      env.push_back({"NCCL_SOCKET_IFNAME", "lo"});
-      env.push_back({"NCCL_P2P_DISABLE", "1"});
-      env.push_back({"NCCL_SHM_DISABLE", "1"});
-      env.push_back({"NCCL_IB_DISABLE", "1"});
-    }
-  }
-  return plan;
-}
 
 void install_stop_signal_handlers() {
   struct sigaction sa {};

@@ -80,7 +80,7 @@ __global__ void row_sum_kernel(const float* x, float* out, int rows, int n) {
   if (lane == 0) out[row] = s;
 }
 
-// atp::softmax_row: m = row_max; e = exp(x - m) stored in y; s = 32-lane sum of e; y = e / s.
+// atp::softmax_row: m = row_max; e = softmax_exp(x, m) stored in y; s = 32-lane sum of e; y = e / s.
 __global__ void softmax_rows_kernel(const float* x, float* y, int rows, int n) {
   const int row = warp_row(rows);
   if (row < 0) return;
@@ -95,7 +95,7 @@ __global__ void softmax_rows_kernel(const float* x, float* y, int rows, int n) {
   // Each element is read and written by the same lane only, so y may alias x.
   float acc = 0.0f;
   for (int i = lane; i < n; i += atp::kLanes) {
-    const float e = atp::exp(xr[i] - m);
+    const float e = atp::softmax_exp(xr[i], m);
     yr[i] = e;
     acc = acc + e;
   }

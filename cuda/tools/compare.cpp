@@ -8,6 +8,7 @@
 ///     atp-compare --chapter 1 --tp 4 [--set rows=2 --set cols=8 --seed 2026] [--form ring]
 ///     atp-compare --chapter 0 --tp 2 [--set n=1000] --write-golden
 ///     atp-compare --list-chapters       # "NN p p p" per chapter: its canonical tp values
+///     atp-compare --chapter 2 --tp 8 --launcher "mpirun -np 8 --hostfile hosts" --keep /shared/work
 ///
 /// What it does:
 ///  1. `atp-chNN-...  <config> --dump WORK/cpu` (the CPU simulator);
@@ -29,11 +30,18 @@
 ///     the GPU name and the CUDA runtime, driver and NCCL versions.
 ///
 /// --form native|rank-order|ring compares only the inputs and that form of
-/// all-reduce (chapter 1). Exit status: 0 all equal; 1 a mismatch or a
-/// missing tensor; 2 no GPU; 3 a run failed or bad arguments.
+/// all-reduce (chapter 1). Every run prints how the ranks share the GPUs
+/// (ATP_GPU_SHARING, launch.hpp) and the NCCL version before it starts.
+/// --launcher "CMD ARGS" starts the GPU ranks with CMD instead of atp-launch
+/// (mpirun or srun on a cluster: the workers bootstrap from MPI; WORK must
+/// then be on a file system every node sees, e.g. --keep /shared/dir).
+/// --summary FILE appends one line per comparison for scripts:
+/// "chapter p tensors equal mismatching missing". Exit status: 0 all equal;
+/// 1 a mismatch or a missing tensor; 2 no GPU; 3 a run failed or bad arguments.
 ///
 /// Left out: chapters without a GPU worker, tolerance comparisons against the
 /// float64 reference (the chapters' own tests do those), several nodes.
+#include "atp/cuda/launch.hpp"
 #include "atp/cuda/nccl_id.hpp"
 #include "atp/cuda/worker.hpp"
 #include "atp/sim/chapter_registry.hpp"
@@ -196,6 +204,11 @@ int main(int argc, char** argv) {
   app.add_option("--launch-exe", programs.launch, "atp-launch")->capture_default_str();
   app.add_option("--cpu-exe", programs.cpu, "the chapter's CPU binary (default: the one built with this tool)");
   app.add_option("--gpu-exe", programs.gpu, "the chapter's GPU worker (default: the one built with this tool)");
+  std::string launcher, summary_file;
+  app.add_option("--launcher", launcher,
+                 "start the GPU ranks with this command instead of atp-launch, e.g. \"mpirun -np 4\" "
+                 "(split at spaces; the worker and its arguments follow it)");
+  app.add_option("--summary", summary_file, "append 'chapter p tensors equal mismatching missing' to this file");
   bool list_chapters = false;
   app.add_flag("--list-chapters", list_chapters, "print each chapter with a GPU half and its canonical tp values");
   CLI11_PARSE(app, argc, argv);
@@ -246,6 +259,30 @@ int main(int argc, char** argv) {
     return kExitNoGpu;
   }
 
+  // How the ranks will share the GPUs, said before anything runs (a bad
+  // ATP_GPU_SHARING or an impossible mode fails here, not inside atp-launch).
+  try {
+    const int nccl = atp::cuda::nccl_runtime_version();
+    if (!spec->gpu_runs_as_ranks) {
+      std::printf("atp-compare: chapter %d's GPU half is one process on GPU 0; NCCL %s\n", chapter,
+                  atp::cuda::nccl_version_string(nccl).c_str());
+    } else if (!launcher.empty()) {
+      std::printf("atp-compare: p=%d started by '%s' (the ranks bootstrap from MPI); this node: %d GPU(s), NCCL %s, "
+                  "ATP_GPU_SHARING=%s\n",
+                  tp, launcher.c_str(), devices, atp::cuda::nccl_version_string(nccl).c_str(),
+                  atp::cuda::to_string(atp::cuda::gpu_sharing_from_env()));
+    } else {
+      const atp::cuda::LaunchPlan plan = atp::cuda::plan_launch(tp, devices, nccl, atp::cuda::gpu_sharing_from_env());
+      std::printf("atp-compare: p=%d on %d GPU(s), NCCL %s, GPU sharing '%s': %s\n", tp, devices,
+                  atp::cuda::nccl_version_string(nccl).c_str(), atp::cuda::to_string(plan.sharing),
+                  plan.reason.c_str());
+    }
+    std::fflush(stdout);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "atp-compare: %s\n", e.what());
+    return kExitRunFailed;
+  }
+
   const std::vector<std::string> args = sim::chapter_args(config);
 
   const bool temporary = keep.empty();
@@ -262,10 +299,15 @@ int main(int argc, char** argv) {
     cpu.insert(cpu.end(), spec->cpu_extra_args.begin(), spec->cpu_extra_args.end());
     cpu.insert(cpu.end(), {"--dump", (work / "cpu").string()});
     std::vector<std::string> gpu;
-    if (spec->gpu_runs_as_ranks)
+    if (spec->gpu_runs_as_ranks && !launcher.empty()) {
+      std::istringstream words(launcher);
+      for (std::string w; words >> w;) gpu.push_back(w);
+      gpu.push_back(programs.gpu);
+    } else if (spec->gpu_runs_as_ranks) {
       gpu = {programs.launch, "-p", std::to_string(tp), "--timeout", std::to_string(timeout_s), "--", programs.gpu};
-    else
+    } else {
       gpu = {programs.gpu};
+    }
     gpu.insert(gpu.end(), args.begin(), args.end());
     gpu.insert(gpu.end(), {"--dump", (work / "gpu").string()});
 
@@ -281,7 +323,7 @@ int main(int argc, char** argv) {
       std::printf("\n%-28s %9s  %-5s  %-44s %9s %8s\n", "tensor", "elements", "equal",
                   "first mismatch (index: cpu, gpu)",
                   "differing", "max ulp");
-      int mismatches = 0, missing = 0, informational = 0;
+      int mismatches = 0, missing = 0, informational = 0, compared = 0;
       sim::GoldenEntry golden_entry{sim::golden_config(config), {}};
       for (const auto& [name, located] : gpu_tensors) {
         if (name.rfind("gpu.", 0) == 0 || !selected(name, form)) continue;
@@ -309,6 +351,7 @@ int main(int argc, char** argv) {
         const char* verdict = r.equal() ? "yes" : (must_equal ? "NO" : "no*");
         std::printf("%-28s %9zu  %-5s  %-44s %9zu %8u\n", name.c_str(), r.count, verdict, first.c_str(), r.differing,
                     r.max_ulp);
+        ++compared;
         if (!r.equal()) ++(must_equal ? mismatches : informational);
         if (cpu_name == name) golden_entry.tensors[name] = {located.entry.shape, located.entry.fnv1a64};
       }
@@ -325,6 +368,12 @@ int main(int argc, char** argv) {
         std::printf("\nno* = ncclAllReduce's own order, bitwise equal to the rank-order sum only for p <= 2.\n");
       std::printf("\n%d mismatching, %d missing\n", mismatches, missing);
       status = mismatches + missing > 0 ? kExitMismatch : 0;
+      if (!summary_file.empty()) {
+        std::ofstream summary(summary_file, std::ios::app);
+        summary << chapter << ' ' << tp << ' ' << compared << ' ' << compared - mismatches - informational << ' '
+                << mismatches << ' ' << missing << '\n';
+        if (!summary) throw std::runtime_error("cannot append to --summary " + summary_file);
+      }
 
       if (write_golden) {
         if (status != 0) {

@@ -10,10 +10,11 @@
 /// Every rank gets ATP_RANK, ATP_WORLD_SIZE, ATP_LOCAL_DEVICE and
 /// ATP_NCCL_ID; atp::cuda::Communicator::from_env() reads them. With more
 /// ranks than GPUs the ranks share GPUs (see launch.hpp for the two NCCL
-/// modes). The exit code is 0 if every rank succeeded, else the failing
-/// rank's code (128 + signal if a signal killed it), 124 on timeout, 130
+/// modes; ATP_GPU_SHARING sets the default of --sharing). The exit code is 0
+/// if every rank succeeded, else the failing rank's code (128 + signal if a signal killed it), 124 on timeout, 130
 /// when interrupted, 125 if the launcher itself could not proceed.
-/// Left out: several nodes (use your cluster's launcher there).
+/// Left out: several nodes (start the same binaries with mpirun or srun there;
+/// mpi_world.hpp).
 #include "atp/cuda/launch.hpp"
 
 #include <CLI/CLI.hpp>
@@ -26,16 +27,15 @@
 int main(int argc, char** argv) {
   CLI::App app{"atp-launch: run one process per rank of a CUDA/NCCL program on this machine"};
   atp::cuda::LaunchOptions options;
-  std::string sharing = "auto";
+  std::string sharing;
   double timeout_s = 600.0;
   double grace_s = 5.0;
   app.add_option("-p,--ranks", options.ranks, "number of ranks (processes) to start")
       ->required()
       ->check(CLI::Range(1, 1024));
   app.add_option("--sharing", sharing,
-                 "how ranks share GPUs when there are more ranks than GPUs: "
-                 "auto, none, multi-rank-gpu (NCCL >= 2.30), host-per-rank")
-      ->capture_default_str();
+                 "how ranks share GPUs when there are more ranks than GPUs: auto, none, "
+                 "multi-rank (NCCL >= 2.30.3, <= 2 ranks per GPU), host-per-rank (default: $ATP_GPU_SHARING, else auto)");
   app.add_option("--timeout", timeout_s, "seconds before every rank is stopped")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    options.sharing = atp::cuda::parse_gpu_sharing(sharing);
+    // Checked before anything else, so a bad value is reported even without a GPU.
+    options.sharing = sharing.empty() ? atp::cuda::gpu_sharing_from_env() : atp::cuda::parse_gpu_sharing(sharing);
   } catch (const std::exception& e) {
     std::cerr << "atp-launch: " << e.what() << "\n";
     return 125;

@@ -85,6 +85,10 @@ MatrixD softmax_rows_ref(const MatrixD& x) {
   MatrixD y(x.rows(), x.cols());
   for (Eigen::Index r = 0; r < x.rows(); ++r) {
     const double m = x.row(r).maxCoeff();
+    if (m == -std::numeric_limits<double>::infinity()) {  // fully masked: zeros (docs/numerics.md, "NaN")
+      y.row(r).setZero();
+      continue;
+    }
     y.row(r) = (x.row(r).array() - m).exp().matrix();
     y.row(r) /= y.row(r).sum();
   }

@@ -29,6 +29,16 @@ void check_root(const World& world, int root, const char* op, const std::string&
   world.check_rank(root, where(op, label) + ": root");
 }
 
+/// The rank-order sum written out for p ranks: "x0" (nothing to add), "x0 + x1",
+/// "(x0 + x1) + x2", "((x0 + x1) + x2) + x3", then "((x0 + x1) + ...) + x7".
+std::string rank_order_formula(int p) {
+  if (p == 1) return "x0";
+  if (p > 4) return "((x0 + x1) + ...) + x" + std::to_string(p - 1);
+  std::string s = "x0";
+  for (int r = 1; r < p; ++r) s = (r > 1 ? "(" + s + ")" : s) + " + x" + std::to_string(r);
+  return s;
+}
+
 }  // namespace
 
 Matrix rank_order_sum(const PerRank<Matrix>& x) {
@@ -56,8 +66,11 @@ PerRank<Matrix> all_reduce_rank_order(World& world, const PerRank<Matrix>& in, c
   const std::int64_t n = elements(in[0]);
   std::vector<RankCost> cost(static_cast<std::size_t>(p),
                              {kFloatBytes * n * (p - 1), kFloatBytes * n * (p - 1), n * (p - 1)});
-  say(world, where(op, label) + ": all-gather " + shape_string(in[0]) + " from " + std::to_string(p) +
-                 " ranks, then every rank sums ((x0 + x1) + ...) + x" + std::to_string(p - 1));
+  if (p == 1)
+    say(world, where(op, label) + ": one rank, nothing to send or add: the output is x0");
+  else
+    say(world, where(op, label) + ": all-gather " + shape_string(in[0]) + " from " + std::to_string(p) +
+                   " ranks, then every rank sums " + rank_order_formula(p));
   record(world, op, label, in, out, cost);
   return out;
 }

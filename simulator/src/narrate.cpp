@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <ostream>
 
 namespace atp::sim {
@@ -45,9 +46,28 @@ void Narrator::matrix(const std::string& name, const Matrix& m) {
   if (shown < m.rows()) *out_ << "  ...\n";
 }
 
+namespace {
+/// Same shape and the same 32-bit patterns (memcmp: -0.0 differs from +0.0, NaN payloads count).
+bool same_bits(const Matrix& a, const Matrix& b) {
+  return a.rows() == b.rows() && a.cols() == b.cols() &&
+         (a.size() == 0 || std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<std::size_t>(a.size())) == 0);
+}
+}  // namespace
+
 void Narrator::ranks(const std::string& title_line, const PerRank<Matrix>& x) {
   title(title_line);
-  for (int r = 0; r < x.size(); ++r) matrix("rank " + std::to_string(r), x[r]);
+  int r = 0;
+  while (r < x.size()) {
+    matrix("rank " + std::to_string(r), x[r]);
+    int last = r;  // the run of ranks after r that hold r's bits
+    while (options_.collapse_identical && last + 1 < x.size() && same_bits(x[last + 1], x[r])) ++last;
+    if (last > r) {
+      const std::string who = last == r + 1 ? "rank " + std::to_string(last)
+                                            : "ranks " + std::to_string(r + 1) + "-" + std::to_string(last);
+      *out_ << who << ": the same bits as rank " << r << '\n';
+    }
+    r = last + 1;
+  }
 }
 
 void narrate(World& world, const std::string& title, const PerRank<Matrix>& x) {

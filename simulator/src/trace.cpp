@@ -96,8 +96,9 @@ std::string Trace::summary() const {
   }
   std::string out;
   char line[200];
-  std::snprintf(line, sizeof line, "%-24s %8s %16s %16s %18s\n", "op", "calls", "bytes_sent", "bytes_received",
-                "flops");
+  // Two blocks with their own headers, so no column mixes a total over ranks with a per-rank value.
+  std::snprintf(line, sizeof line, "%-24s %8s %16s %16s %18s\n", "op (sum over ranks)", "calls", "bytes_sent",
+                "bytes_received", "flops");
   out += line;
   for (const auto& op : order) {
     const Row& row = rows[op];
@@ -106,6 +107,9 @@ std::string Trace::summary() const {
                   static_cast<long long>(row.flops));
     out += line;
   }
+  std::snprintf(line, sizeof line, "%-24s %8s %16s %16s %18s\n", "rank (sum over ops)", "", "bytes_sent",
+                "bytes_received", "flops");
+  out += line;
   for (int r = 0; r < p_; ++r) {
     std::snprintf(line, sizeof line, "%-24s %8s %16lld %16lld %18lld\n", ("rank " + std::to_string(r)).c_str(), "",
                   static_cast<long long>(bytes_sent(r)), static_cast<long long>(bytes_received(r)),

@@ -1,14 +1,16 @@
 /// \file test_launcher.cpp
 /// \brief The parts of the launcher and communicator that need no GPU: the
-///        GPU-sharing plan, the id encoding, the environment parsing, the
-///        names of the all-reduce forms, and the process supervisor (with
-///        /bin/sh children: failures, signals, timeouts, stubborn children).
+///        id encoding, the environment parsing, the names of the sharing modes
+///        and all-reduce forms, and the process supervisor (with /bin/sh
+///        children: failures, signals, timeouts, stubborn children). The
+///        GPU-sharing plans are in test_gpu_sharing.cpp.
 ///
 /// Runs everywhere (ctest label "cuda"), so CI checks that atp-launch can
 /// never hang even on machines without a GPU.
 #include "atp/cuda/collectives.hpp"
 #include "atp/cuda/communicator.hpp"
 #include "atp/cuda/launch.hpp"
+#include "scoped_env.hpp"
 
 #include <doctest/doctest.h>
 
@@ -19,14 +21,9 @@
 #include <vector>
 
 namespace cu = atp::cuda;
+using atp::test::ScopedEnv;
 
 namespace {
-
-std::string env_value(const std::vector<cu::EnvVar>& env, const std::string& name) {
-  for (const auto& v : env)
-    if (v.name == name) return v.value;
-  return "<unset>";
-}
 
 cu::ProcessSpec sh(const std::string& script, std::vector<cu::EnvVar> env = {}) {
   return cu::ProcessSpec{{"/bin/sh", "-c", script}, std::move(env)};
@@ -36,70 +33,17 @@ double seconds_of(const std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Sets ATP_* variables for one test and removes them afterwards.
-struct ScopedEnv {
-  std::vector<std::string> names;
-  void set(const std::string& name, const std::string& value) {
-    ::setenv(name.c_str(), value.c_str(), 1);
-    names.push_back(name);
-  }
-  ~ScopedEnv() {
-    for (const auto& n : names) ::unsetenv(n.c_str());
-  }
-};
-
 }  // namespace
 
-TEST_CASE("plan_launch: one GPU per rank when there are enough, else the NCCL-version-dependent sharing mode") {
-  const cu::LaunchPlan own = cu::plan_launch(2, 8, 22809);
-  CHECK(own.sharing == cu::GpuSharing::None);
-  CHECK(env_value(own.rank_env[1], "NCCL_HOSTID") == "<unset>");
-  CHECK(own.launcher_env.empty());
-
-  const cu::LaunchPlan old_nccl = cu::plan_launch(4, 1, 22809);
-  CHECK(old_nccl.sharing == cu::GpuSharing::HostPerRank);
-  CHECK(old_nccl.reason.find("2.28.9") != std::string::npos);
-  CHECK(env_value(old_nccl.rank_env[3], "NCCL_HOSTID") == "atp-rank-3");
-  CHECK(env_value(old_nccl.rank_env[0], "NCCL_HOSTID") == "atp-rank-0");
-  for (const char* v : {"NCCL_P2P_DISABLE", "NCCL_SHM_DISABLE", "NCCL_IB_DISABLE"})
-    CHECK(env_value(old_nccl.rank_env[2], v) == "1");
-  CHECK(env_value(old_nccl.rank_env[2], "NCCL_NET") == "Socket");
-  CHECK(env_value(old_nccl.rank_env[2], "NCCL_SOCKET_IFNAME") == "lo");
-  CHECK(env_value(old_nccl.launcher_env, "NCCL_SOCKET_IFNAME") == "lo");
-
-  const cu::LaunchPlan new_nccl = cu::plan_launch(4, 1, 23000);
-  CHECK(new_nccl.sharing == cu::GpuSharing::MultiRankGpu);
-  CHECK(env_value(new_nccl.rank_env[3], "NCCL_MULTI_RANK_GPU_ENABLE") == "1");
-  CHECK(env_value(new_nccl.rank_env[3], "NCCL_HOSTID") == "<unset>");
-
-  const cu::LaunchPlan five_on_two = cu::plan_launch(5, 2, 22809);
-  for (int r = 0; r < 5; ++r) {
-    CHECK(env_value(five_on_two.rank_env[static_cast<std::size_t>(r)], "ATP_RANK") == std::to_string(r));
-    CHECK(env_value(five_on_two.rank_env[static_cast<std::size_t>(r)], "ATP_WORLD_SIZE") == "5");
-    CHECK(env_value(five_on_two.rank_env[static_cast<std::size_t>(r)], "ATP_LOCAL_DEVICE") == std::to_string(r % 2));
-  }
-}
-
-TEST_CASE("plan_launch refuses modes that cannot work, saying what would") {
-  CHECK_THROWS_WITH_AS(cu::plan_launch(4, 1, 22809, cu::GpuSharing::None), doctest::Contains("ranks = 4 > GPUs = 1"),
-                       std::invalid_argument);
-  CHECK_THROWS_WITH_AS(cu::plan_launch(2, 1, 22809, cu::GpuSharing::MultiRankGpu),
-                       doctest::Contains("needs NCCL >= 2.30"), std::invalid_argument);
-  CHECK_THROWS_AS(cu::plan_launch(0, 1, 22809), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(cu::plan_launch(2, 0, 22809), doctest::Contains("at least one CUDA device"),
-                       std::invalid_argument);
-  CHECK(cu::plan_launch(2, 4, 22809, cu::GpuSharing::HostPerRank).sharing == cu::GpuSharing::HostPerRank);
-}
-
 TEST_CASE("mode and form names round-trip and unknown names list the valid ones") {
-  for (auto s : {cu::GpuSharing::Auto, cu::GpuSharing::None, cu::GpuSharing::MultiRankGpu, cu::GpuSharing::HostPerRank})
+  for (auto s : {cu::GpuSharing::Auto, cu::GpuSharing::None, cu::GpuSharing::MultiRank, cu::GpuSharing::HostPerRank})
     CHECK(cu::parse_gpu_sharing(cu::to_string(s)) == s);
   for (auto f : {cu::AllReduceForm::Native, cu::AllReduceForm::RankOrder, cu::AllReduceForm::Ring,
                  cu::AllReduceForm::Tree})
     CHECK(cu::parse_all_reduce_form(cu::to_string(f)) == f);
   CHECK_THROWS_WITH_AS(cu::parse_all_reduce_form("butterfly"),
                        doctest::Contains("'butterfly'; valid forms: native, rank-order, ring, tree"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(cu::parse_gpu_sharing("mps"), doctest::Contains("valid: auto, none, multi-rank-gpu, host-per-rank"),
+  CHECK_THROWS_WITH_AS(cu::parse_gpu_sharing("mps"), doctest::Contains("valid: auto, none, multi-rank, host-per-rank"),
                        std::invalid_argument);
 }
 
@@ -124,6 +68,8 @@ TEST_CASE("ncclUniqueId survives the hex round trip and bad hex is located") {
 TEST_CASE("communicator_config_from_env runs alone without ATP_WORLD_SIZE and is strict with it") {
   for (const char* n : {"ATP_RANK", "ATP_WORLD_SIZE", "ATP_LOCAL_DEVICE", "ATP_NCCL_ID", "ATP_NCCL_TIMEOUT_S"})
     ::unsetenv(n);
+  ScopedEnv no_mpi;  // an MPI launcher's variables would send it to the MPI bootstrap
+  for (const char* n : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "SLURM_NTASKS"}) no_mpi.unset(n);
   {
     const cu::CommunicatorConfig alone = cu::communicator_config_from_env();
     CHECK(alone.world_size == 1);

@@ -30,8 +30,9 @@ ATP_HD inline float gelu(GeluForm form, float x) {
   return form == GeluForm::Tanh ? atp::gelu_tanh(x) : atp::gelu_erf(x);
 }
 
-/// SwiGLU's gating (Llama's MLP): silu(gate) * up, one rounding for silu and one for the product.
-ATP_HD inline float swiglu(float gate, float up) { return atp::silu(gate) * up; }
+/// SwiGLU's gating (Llama's MLP): silu(gate) * up, one rounding for silu and one for the
+/// product; a NaN result is atp::quiet_nan() (docs/numerics.md, "NaN").
+ATP_HD inline float swiglu(float gate, float up) { return atp::canonical_nan(atp::silu(gate) * up); }
 
 /// "tanh" or "erf", the spelling of the command-line option --gelu.
 inline const char* gelu_form_name(GeluForm form) { return form == GeluForm::Tanh ? "tanh" : "erf"; }

@@ -36,7 +36,8 @@ MatrixD gelu_tanh_ref(const MatrixD& x);
 /// 0.5 x erfc(-x / sqrt 2) = 0.5 x (1 + erf(x / sqrt 2)), elementwise (GELU, exact form).
 MatrixD gelu_erf_ref(const MatrixD& x);
 
-/// Softmax of every row: e^(x - max) / sum e^(x - max).
+/// Softmax of every row: e^(x - max) / sum e^(x - max); a fully masked row
+/// (all -inf) is zeros, as atp::softmax_row (docs/numerics.md, "NaN").
 MatrixD softmax_rows_ref(const MatrixD& x);
 
 /// LayerNorm of every row of x (T, H) with biased variance:

@@ -1,5 +1,5 @@
 /// \file matmul_cpu.hpp
-/// \brief The deterministic CPU matrix product: fast, single-threaded, and
+/// \brief The deterministic CPU matrix product: fast, multi-threaded, and
 /// bit-identical to the naive triple loop with `std::fma`.
 ///
 /// Letters: M = rows of the output (tokens), N = columns of the output
@@ -13,14 +13,30 @@
 /// and nothing else: no split-K, no tree, no partial sums added together.
 /// The GPU kernels follow the same order, which is why the simulator and the
 /// CUDA code can agree bit for bit. Cache blocking, packing and SIMD are
-/// used only in ways that leave this order untouched (see matmul_cpu.cpp).
+/// used only in ways that leave this order untouched (see matmul_gemm.cpp).
 ///
-/// Left out: threads (one core, so timings are honest and the order is
-/// obviously fixed), bf16, strided/batched variants, alpha/beta scaling.
+/// Speed comes from a micro-kernel per instruction set (AVX-512, AVX2, and
+/// a portable one), chosen at run time from what the CPU supports, and from
+/// threads that each own whole output tiles. Neither changes a bit: the
+/// kernels keep the same chain per element, and one thread computes each
+/// element's chain from start to end. Two environment variables:
+///
+///  - `ATP_THREADS=n` (1 to 1024): threads per product; unset or empty, one
+///    per core this process may run on. Small products use fewer.
+///  - `ATP_MATMUL_KERNEL=portable|avx2|avx512`: force a kernel (it must be
+///    supported here); unset or empty, the fastest supported.
+///
+/// A bad value of either is an std::invalid_argument naming it, thrown by
+/// the first product that reads it (each product reads both).
+///
+/// Left out: bf16, strided/batched variants, alpha/beta scaling.
 /// Benchmark against Eigen: bench/bench_matmul.cpp (`scripts/bench.sh`).
 #pragma once
 
 #include "atp/tensor.hpp"
+
+#include <string>
+#include <vector>
 
 namespace atp {
 
@@ -55,19 +71,54 @@ namespace detail {
 
 /// Which micro-kernel the blocked product runs (for tests and benchmarks).
 enum class MatmulKernel {
-  best,     ///< AVX2+FMA intrinsics when compiled in, otherwise the portable one.
-  portable  ///< Plain C++ with std::fma: the same loop nest, the same bits.
+  best,      ///< ATP_MATMUL_KERNEL if set, otherwise the fastest this CPU supports
+  portable,  ///< plain C++ with std::fma, 6 x 16 tile: runs anywhere
+  avx2,      ///< AVX2 + FMA intrinsics, 6 x 16 tile (12 ymm accumulators)
+  avx512     ///< AVX-512F intrinsics, 6 x 64 tile (24 zmm accumulators)
 };
 
-/// matmul_nt with a chosen micro-kernel; tests use it to prove both kernels
-/// give identical bits, so the fallback is checked on AVX2 machines too.
-Matrix matmul_nt(const Matrix& A, const Matrix& B, MatmulKernel kernel);
+/// How to run one product. The defaults are what matmul_nt() does.
+struct MatmulOptions {
+  MatmulKernel kernel = MatmulKernel::best;  ///< which micro-kernel
+  /// 0: ATP_THREADS (or one per core), fewer for small products. n > 0:
+  /// exactly n threads, or one per register tile if there are fewer tiles
+  /// (tests use this to split even tiny products).
+  int threads = 0;
+};
 
-/// matmul_nn with a chosen micro-kernel (see the matmul_nt overload).
-Matrix matmul_nn(const Matrix& A, const Matrix& B, MatmulKernel kernel);
+/// matmul_nt with chosen options; the bits are the same for every choice.
+/// \throws std::invalid_argument for a kernel this CPU or build lacks, a
+///         negative thread count, a bad environment variable (see above), or
+///         the shape errors of atp::matmul_nt.
+Matrix matmul_nt(const Matrix& A, const Matrix& B, const MatmulOptions& options);
 
-/// True when the AVX2+FMA micro-kernel was compiled in.
-bool matmul_has_avx2_kernel();
+/// matmul_nn with chosen options (see the matmul_nt overload).
+Matrix matmul_nn(const Matrix& A, const Matrix& B, const MatmulOptions& options);
+
+/// The kernels this build can run on this CPU, portable first, fastest last.
+std::vector<MatmulKernel> matmul_kernels_supported();
+
+/// The kernel MatmulKernel::best runs here (ATP_MATMUL_KERNEL applied).
+/// \throws std::invalid_argument if ATP_MATMUL_KERNEL is set to a bad value.
+MatmulKernel matmul_kernel_in_use();
+
+/// "portable", "avx2", "avx512" (the names ATP_MATMUL_KERNEL takes), or "best".
+std::string matmul_kernel_name(MatmulKernel kernel);
+
+/// For people: the kernel's name, instruction set and register tile, e.g.
+/// "avx512 (AVX-512F + FMA, 6 x 64 tile)". MatmulKernel::best is resolved
+/// first.
+std::string matmul_kernel_description(MatmulKernel kernel);
+
+/// The thread count products use by default: ATP_THREADS, or one per core
+/// this process may run on.
+/// \throws std::invalid_argument if ATP_THREADS is set to a bad value.
+int matmul_threads();
+
+/// How many threads an (M, N, K) product with these options runs on (at
+/// most one per register tile along the dimension it splits).
+int matmul_threads_used(Eigen::Index M, Eigen::Index N, Eigen::Index K,
+                        const MatmulOptions& options);
 
 }  // namespace detail
 

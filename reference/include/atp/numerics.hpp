@@ -102,6 +102,20 @@ ATP_HD inline float sqrt_rn(float x) {
 }  // namespace detail
 
 // ---------------------------------------------------------------------------
+// NaN policy (docs/numerics.md, "NaN"): every NaN a shared function returns is
+// this one pattern, because the hardware's own NaNs differ (x86's invalid
+// operations give 0xffc00000 and propagate an input's payload; the GPU gives
+// 0x7fffffff) and bitwise comparison sees the difference.
+// ---------------------------------------------------------------------------
+
+/// The one NaN of the shared functions: the positive quiet NaN 0x7fc00000
+/// (IEEE 754's recommended default NaN; sign 0, quiet bit only, payload 0).
+ATP_HD inline float quiet_nan() { return detail::from_bits(0x7fc00000u); }
+
+/// x itself, or atp::quiet_nan() when x is any NaN (any sign, payload, or signalling).
+ATP_HD inline float canonical_nan(float x) { return x != x ? quiet_nan() : x; }
+
+// ---------------------------------------------------------------------------
 // Fused multiply-add: the only fma in any bitwise path goes through here.
 // ---------------------------------------------------------------------------
 
@@ -136,7 +150,7 @@ ATP_HD inline float fma(float a, float b, float c) {
 /// evenly spaced; max 0.84 ulp over every k-th float of that range; subnormal
 /// results (x in [-103.97, -87.3]): max 0.86 subnormal ulp.
 ///
-/// Special values: NaN -> NaN; x > 88.7228317 -> +inf (so +inf -> +inf);
+/// Special values: NaN -> atp::quiet_nan(); x > 88.7228317 -> +inf (so +inf -> +inf);
 /// x < -104 -> +0 (so -inf -> +0); exp(+-0) = 1.
 ATP_HD inline float exp(float x) {
   constexpr float kLog2e = 0x1.715476p+0f;
@@ -144,7 +158,7 @@ ATP_HD inline float exp(float x) {
   constexpr float kLn2Lo = 0x1.7f7d1cp-20f;  // ln2 - kLn2Hi, rounded to float
   constexpr float c0 = 0x1.fffffcp-2f, c1 = 0x1.555492p-3f, c2 = 0x1.5558b0p-5f,
                   c3 = 0x1.123988p-7f, c4 = 0x1.6a4ce4p-10f;
-  if (x != x) return x + x;          // NaN, quieted
+  if (x != x) return quiet_nan();
   if (x > 89.0f) return detail::inf();  // also +inf; 88.72284 < x <= 89 overflows below
   if (x < -104.0f) return 0.0f;     // also -inf; e^x < 2^-150 rounds to +0
   const float k = detail::round_to_int(x * kLog2e);
@@ -193,12 +207,12 @@ ATP_HD inline float div_one_plus(float n_hi, float n_lo, float e) {
 /// Accuracy (4M samples): max 1.06 ulp, mean 0.25 ulp over [-10, 10]; the max
 /// sits just above the switch at 0.625.
 ///
-/// Special values: NaN -> NaN; +-inf -> +-1; tanh(+-0) = +-0; tiny and
+/// Special values: NaN -> atp::quiet_nan(); +-inf -> +-1; tanh(+-0) = +-0; tiny and
 /// subnormal x return x (x^3 underflows).
 ATP_HD inline float tanh(float x) {
   constexpr float c0 = -0x1.555554p-2f, c1 = 0x1.11107ap-3f, c2 = -0x1.b9f188p-5f,
                   c3 = 0x1.63a550p-6f, c4 = -0x1.0c5ecep-7f, c5 = 0x1.1a27fep-9f;
-  if (x != x) return x + x;
+  if (x != x) return quiet_nan();
   const float a = detail::abs_bits(x);
   if (x == 0.0f) return x;  // +-0 (the fma below would turn -0 into +0)
   if (a <= 0.625f) {
@@ -249,14 +263,14 @@ ATP_HD inline float erf_small(float x) {
 /// e^(-s) (1 - s_lo) with s + s_lo = a^2 (+ 2 a a_lo) to float-float accuracy
 /// (fma gives the rounding error of a*a exactly): rounding a^2 to float alone
 /// would cost up to a^2/2 ulp (50 ulp at a = 10).
-/// a > 10.0546875: +0 (erfc < 2^-150). NaN -> NaN.
+/// a > 10.0546875: +0 (erfc < 2^-150). NaN -> atp::quiet_nan().
 ATP_HD inline float erfc_pos(float a, float a_lo) {
   constexpr float c0 = 0x1.1ba038p-2f, c1 = -0x1.7bf5ecp-4f, c2 = -0x1.54075cp-3f,
                   c3 = 0x1.4ffa38p-3f, c4 = -0x1.bc425ep-5f, c5 = -0x1.077660p-7f,
                   c6 = 0x1.1fa642p-7f, c7 = 0x1.5a26cap-10f, c8 = -0x1.9a157ep-10f,
                   c9 = -0x1.359464p-11f, c10 = 0x1.f8bb04p-13f, c11 = 0x1.0fb0aep-12f,
                   c12 = 0x1.0c424ep-14f;
-  if (a != a) return a + a;
+  if (a != a) return quiet_nan();
   if (a < 0.5f) return 1.0f - erf_small(a);
   if (a > 10.0546875f) return 0.0f;
   const float q = (a - 2.0f) / (a + 2.0f);
@@ -304,10 +318,10 @@ ATP_HD inline float erfc_pos(float a, float a_lo) {
 ///
 /// Accuracy (4M samples): max 0.83 ulp, mean 0.21 ulp over [-5, 5].
 ///
-/// Special values: NaN -> NaN; +-inf -> +-1; erf(+-0) = +-0; subnormal x
+/// Special values: NaN -> atp::quiet_nan(); +-inf -> +-1; erf(+-0) = +-0; subnormal x
 /// gives the correctly rounded 2x/sqrt(pi) (one fma).
 ATP_HD inline float erf(float x) {
-  if (x != x) return x + x;
+  if (x != x) return quiet_nan();
   const float a = detail::abs_bits(x);
   if (a < 0.921875f) return detail::erf_small(x);
   if (a >= 4.0f) return detail::copysign_bits(1.0f, x);
@@ -353,9 +367,10 @@ ATP_HD inline float x_sigmoid(float x, float v, float v_lo) {
 /// Accuracy (4M samples): max 1.44 ulp, mean 0.29 ulp over [-20, 20]; max
 /// 0.87 ulp over [-103, -20].
 ///
-/// Special values: NaN -> NaN; +inf -> 1; -inf -> +0; sigmoid(+-0) = 0.5;
+/// Special values: NaN -> atp::quiet_nan(); +inf -> 1; -inf -> +0; sigmoid(+-0) = 0.5;
 /// x < -103.98 -> +0.
 ATP_HD inline float sigmoid(float x) {
+  if (x != x) return quiet_nan();
   const float e = atp::exp(-detail::abs_bits(x));
   return detail::div_one_plus(x >= 0.0f ? 1.0f : e, 0.0f, e);
 }
@@ -369,8 +384,8 @@ ATP_HD inline float sigmoid(float x) {
 /// 1.61 ulp over [-87, -20]. For x < -87.3 the factor e^x is subnormal and the
 /// relative accuracy degrades (results below 2^-119).
 ///
-/// Special values: NaN -> NaN; +inf -> +inf; -inf -> -0; silu(+-0) = +-0.
-ATP_HD inline float silu(float x) { return detail::x_sigmoid(x, x, 0.0f); }
+/// Special values: NaN -> atp::quiet_nan(); +inf -> +inf; -inf -> -0; silu(+-0) = +-0.
+ATP_HD inline float silu(float x) { return x != x ? quiet_nan() : detail::x_sigmoid(x, x, 0.0f); }
 
 /// GELU, tanh approximation (PyTorch `approximate="tanh"`, GPT-2):
 /// 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3).
@@ -391,12 +406,13 @@ ATP_HD inline float silu(float x) { return detail::x_sigmoid(x, x, 0.0f); }
 ///
 /// Accuracy (4M samples): max 1.07 ulp over [0, 10], 1.61 ulp over [-10, 0].
 ///
-/// Special values: NaN -> NaN; +inf -> +inf; -inf -> -0; gelu_tanh(+-0) = +-0;
+/// Special values: NaN -> atp::quiet_nan(); +inf -> +inf; -inf -> -0; gelu_tanh(+-0) = +-0;
 /// below x ~ -10, e^v is subnormal and the relative accuracy degrades; results
 /// that underflow give -0.
 ATP_HD inline float gelu_tanh(float x) {
   constexpr float kC1 = 0x1.988454p+0f, kC1Lo = -0x1.857936p-25f;  // 2 sqrt(2/pi)
   constexpr float kC2 = 0x1.2444f2p-4f, kC2Lo = 0x1.49b16ap-29f;   // 0.044715 * 2 sqrt(2/pi)
+  if (x != x) return quiet_nan();
   const float s = x * x;
   const float s_lo = atp::fma(x, x, -s);
   const float p = kC2 * s;
@@ -423,14 +439,14 @@ ATP_HD inline float gelu_tanh(float x) {
 /// [-12.5, 10]. Below -12.5 erfc(|t|) nears the subnormal range and the error
 /// grows (max 7.8 ulp over [-14.2, -12.5], results below 1e-36).
 ///
-/// Special values: NaN -> NaN; +inf -> +inf; -inf -> -0; x < -14.2 -> -0
+/// Special values: NaN -> atp::quiet_nan(); +inf -> +inf; -inf -> -0; x < -14.2 -> -0
 /// (erfc underflows); gelu_erf(+-0) = +-0.
 ATP_HD inline float gelu_erf(float x) {
   constexpr float kHi = 0x1.6a09e6p-1f;   // float(1/sqrt 2)
   constexpr float kLo = 0x1.9fcef4p-27f;  // 1/sqrt 2 - kHi
   const float t = x * kHi;
   if (x >= 0.0f) return x * (0.5f * (1.0f + atp::erf(t)));  // 0.5 y exact, no overflow
-  if (x != x) return x + x;
+  if (x != x) return quiet_nan();
   const float t_lo = atp::fma(x, kLo, atp::fma(x, kHi, -t));
   const float y = detail::erfc_pos(-t, -t_lo);
   if (y == 0.0f) return -0.0f;  // also x = -inf, where x * 0 would be NaN
@@ -502,17 +518,17 @@ ATP_HD inline float row_sum_sq_dev_lane32(const float* x, int n, float mean) {
 
 /// max(a, b) that is commutative and associative, so any reduction order
 /// (sequential on the CPU, a shuffle tree on the GPU) gives the same bits:
-/// NaN if either is NaN (returned as a + b, a quiet NaN); max(-0, +0) = +0
+/// atp::quiet_nan() if either is NaN; max(-0, +0) = +0
 /// (`a > b ? a : b` alone would return whichever came second).
 /// Not in the original API list: GPU max-reductions need the same tie rules.
 ATP_HD inline float max_nan(float a, float b) {
-  if (a != a || b != b) return a + b;
+  if (a != a || b != b) return quiet_nan();
   if (a > b) return a;
   if (b > a) return b;
   return a == 0.0f ? a + b : a;  // equal: only +-0 can differ in bits; -0 + +0 = +0
 }
 
-/// Maximum of x[0..n-1] by atp::max_nan from -inf: NaN if any element is NaN,
+/// Maximum of x[0..n-1] by atp::max_nan from -inf: atp::quiet_nan() if any element is NaN,
 /// +0 if the maximum is a zero and any zero is +0. Any order gives these bits.
 /// n <= 0 returns -inf.
 ATP_HD inline float row_max(const float* x, int n) {
@@ -526,38 +542,52 @@ ATP_HD inline float row_max(const float* x, int n) {
 // ---------------------------------------------------------------------------
 
 /// LayerNorm reciprocal standard deviation: 1.0f / sqrt(sum_sq_dev / n + eps),
-/// each operation rounded separately (float(n) is exact for n < 2^24).
+/// each operation rounded separately (float(n) is exact for n < 2^24); a NaN
+/// result is atp::quiet_nan().
 ATP_HD inline float layernorm_rstd(float sum_sq_dev, int n, float eps) {
-  return 1.0f / detail::sqrt_rn(sum_sq_dev / static_cast<float>(n) + eps);
+  return canonical_nan(1.0f / detail::sqrt_rn(sum_sq_dev / static_cast<float>(n) + eps));
 }
 
-/// LayerNorm output element: fma((x - mean) * rstd, gamma, beta).
+/// LayerNorm output element: fma((x - mean) * rstd, gamma, beta); a NaN
+/// result (a NaN or infinite element in the row) is atp::quiet_nan().
 ATP_HD inline float layernorm_epilogue(float x, float mean, float rstd, float gamma, float beta) {
-  return atp::fma((x - mean) * rstd, gamma, beta);
+  return canonical_nan(atp::fma((x - mean) * rstd, gamma, beta));
 }
 
-/// RMSNorm reciprocal root mean square: 1.0f / sqrt(sum_sq / n + eps).
+/// RMSNorm reciprocal root mean square: 1.0f / sqrt(sum_sq / n + eps); a NaN
+/// result is atp::quiet_nan().
 ATP_HD inline float rmsnorm_rstd(float sum_sq, int n, float eps) {
-  return 1.0f / detail::sqrt_rn(sum_sq / static_cast<float>(n) + eps);
+  return canonical_nan(1.0f / detail::sqrt_rn(sum_sq / static_cast<float>(n) + eps));
 }
 
-/// RMSNorm output element: (x * rstd) * gamma.
-ATP_HD inline float rmsnorm_epilogue(float x, float rstd, float gamma) { return (x * rstd) * gamma; }
+/// RMSNorm output element: (x * rstd) * gamma; a NaN result is atp::quiet_nan().
+ATP_HD inline float rmsnorm_epilogue(float x, float rstd, float gamma) { return canonical_nan((x * rstd) * gamma); }
 
-/// Softmax output element: e / sum (one correctly rounded division).
-ATP_HD inline float softmax_epilogue(float e, float sum) { return e / sum; }
+/// Softmax numerator: e^(x - m) with m the row's maximum (atp::row_max), and
+/// +0 for every element of a fully masked row (m = -inf, so every x is -inf),
+/// where x - m would be -inf - -inf = NaN.
+ATP_HD inline float softmax_exp(float x, float m) { return m == -detail::inf() ? 0.0f : atp::exp(x - m); }
+
+/// Softmax output element: e / sum (one correctly rounded division); +0 when
+/// sum is 0, which happens only for a fully masked row (any other row has its
+/// maximum's e^0 = 1 in the sum); a NaN result is atp::quiet_nan().
+ATP_HD inline float softmax_epilogue(float e, float sum) { return sum == 0.0f ? 0.0f : canonical_nan(e / sum); }
 
 /// Softmax of one row of n >= 1 elements; y may alias x.
 ///
-/// Order: m = atp::row_max(x); y[i] = atp::exp(x[i] - m) (i ascending);
+/// Order: m = atp::row_max(x); y[i] = atp::softmax_exp(x[i], m) (i ascending);
 /// s = atp::row_sum_lane32(y); y[i] = atp::softmax_epilogue(y[i], s).
 ///
-/// Special rows: all -inf (a fully masked row) gives NaN everywhere, as in
-/// PyTorch (-inf - -inf = NaN); a row containing +inf or NaN gives NaN
-/// everywhere. Masked entries (-inf) of a row with a finite max give +0.
+/// Special rows (docs/numerics.md, "NaN"): all -inf (a fully masked row)
+/// gives +0 everywhere, as the math backend of PyTorch's
+/// scaled_dot_product_attention does (aten/src/ATen/native/transformers/
+/// attention.cpp, _safe_softmax) and plain torch.softmax does not (it gives
+/// NaN); a row containing +inf or NaN
+/// gives atp::quiet_nan() everywhere. Masked entries (-inf) of a row with a
+/// finite max give +0.
 ATP_HD inline void softmax_row(const float* x, float* y, int n) {
   const float m = row_max(x, n);
-  for (int i = 0; i < n; ++i) y[i] = atp::exp(x[i] - m);
+  for (int i = 0; i < n; ++i) y[i] = atp::softmax_exp(x[i], m);
   const float s = row_sum_lane32(y, n);
   for (int i = 0; i < n; ++i) y[i] = softmax_epilogue(y[i], s);
 }

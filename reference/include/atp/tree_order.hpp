@@ -1,6 +1,6 @@
 /// \file tree_order.hpp
 /// \brief The blocked tree order (NUMERICS.md section 4, docs/numerics.md
-///        section 5): the one sum order that gives the same bits at every
+///        section 6): the one sum order that gives the same bits at every
 ///        tensor-parallel size.
 ///
 /// Letters: K = the reduced dimension, S = segments (a power of two, default

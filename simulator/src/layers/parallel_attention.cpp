@@ -111,6 +111,7 @@ ParallelAttention::Steps ParallelAttention::forward_steps(World& world, const Pe
           PerRank<Matrix>(n), PerRank<Matrix>(n), PerRank<Matrix>(n)};
   narrate(world, label + ": q_r = rank r's query heads, x Wq_r^T (no communication)", s.qkv.q);
   narrate(world, label + ": k_r = rank r's KV heads' keys", s.qkv.k);
+  narrate(world, label + ": v_r = rank r's KV heads' values (ctx = P v: check a row by hand)", s.qkv.v);
   s.context = local_attention(world, s.qkv, label + ".attn", &s.probs);
   if (world.narrator() != nullptr)
     narrate(world, label + ": P of each rank's first head, softmax(q k^T / sqrt(d))" +

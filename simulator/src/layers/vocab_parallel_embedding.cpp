@@ -138,7 +138,23 @@ PerRank<Matrix> VocabParallelEmbedding::partial_embeddings(World& world, const s
   if (world.narrator() != nullptr) {
     narrate_text(world, "== " + label + ": each rank's range and mask ==");
     for (int r = 0; r < p(); ++r) narrate_text(world, describe_rank(r, range(r), ids));
-    narrate(world, label + ": partial rows (zeros, printed -0.0000, for tokens that are not mine)", partial);
+    Narrator* nr = world.narrator();
+    if (T > 16) {
+      narrate(world, label + ": partial rows (zeros, printed -0.0000, for tokens that are not mine)", partial);
+    } else {
+      // Every row, so a rank's own rows are never cut off by the narrator's row limit.
+      nr->title(label + ": partial rows, every token (zeros, printed -0.0000, for tokens that are not mine)");
+      for (int r = 0; r < p(); ++r) {
+        nr->text("rank " + std::to_string(r) + " " + shape_string(partial[r]) + ":");
+        for (Eigen::Index t = 0; t < T; ++t) {
+          const std::int64_t id = ids[static_cast<std::size_t>(t)];
+          char head[64];
+          std::snprintf(head, sizeof head, "  t=%-2lld id %-6lld %-4s ", static_cast<long long>(t),
+                        static_cast<long long>(id), range(r).contains(id) ? "mine" : "-");
+          nr->text(head + nr->format_row(partial[r], t));
+        }
+      }
+    }
   }
   return partial;
 }

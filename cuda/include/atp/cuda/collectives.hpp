@@ -44,7 +44,7 @@ using atp::sim::Axis;
 enum class AllReduceForm {
   Native,     ///< ncclAllReduce with ncclSum: fastest; NCCL chooses the order
   RankOrder,  ///< all-gather + ((x0 + x1) + ...) on every rank: the bitwise path
-  Ring,       ///< NCCL's ring order, from point-to-point steps (chapter 1)
+  Ring,       ///< one-channel ring in NCCL's step pattern, from point-to-point steps (chapter 1)
   Tree        ///< the balanced tree over ranks, recursive doubling (chapter 11; p a power of two)
 };
 

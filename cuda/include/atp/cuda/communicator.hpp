@@ -10,8 +10,10 @@
 ///     ATP_NCCL_ID                the ncclUniqueId as 256 hex digits
 ///     ATP_NCCL_TIMEOUT_S         optional deadline in seconds (default 60)
 ///
-/// Without ATP_WORLD_SIZE a program is a world of one rank (the identity
-/// path) and makes its own id, so every chapter binary also runs alone.
+/// Without ATP_WORLD_SIZE a program started by mpirun or srun bootstraps
+/// from MPI (mpi_world.hpp), and one started plainly is a world of one rank
+/// (the identity path) that makes its own id, so every chapter binary also
+/// runs alone.
 ///
 /// Nothing may hang. The communicator is created nonblocking
 /// (ncclConfig_t::blocking = 0) and every wait polls ncclCommGetAsyncError
@@ -47,9 +49,11 @@ struct CommunicatorConfig {
 };
 
 /// Reads ATP_RANK, ATP_WORLD_SIZE, ATP_LOCAL_DEVICE, ATP_NCCL_ID and
-/// ATP_NCCL_TIMEOUT_S. Without ATP_WORLD_SIZE: one rank, device
-/// ATP_LOCAL_DEVICE or 0, no id. With it, ATP_RANK and ATP_NCCL_ID are required.
-/// \throws std::invalid_argument naming the variable, its value and what is valid.
+/// ATP_NCCL_TIMEOUT_S. With ATP_WORLD_SIZE, ATP_RANK and ATP_NCCL_ID are
+/// required. Without it: under an MPI launcher (mpi_launcher_variable())
+/// communicator_config_from_mpi(), else one rank, device ATP_LOCAL_DEVICE or 0, no id.
+/// \throws std::invalid_argument naming the variable, its value and what is
+///         valid, or saying that an MPI launcher started a build without MPI.
 CommunicatorConfig communicator_config_from_env();
 
 /// This process's rank: device, stream and NCCL communicator, all owned.

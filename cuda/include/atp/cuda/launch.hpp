@@ -9,22 +9,37 @@
 /// ATP_NCCL_ID (communicator.hpp reads them).
 ///
 /// GPU sharing. NCCL refuses two ranks of one communicator on one GPU by
-/// default ("Duplicate GPU detected"). When ranks > GPUs:
+/// default, when their host hashes and GPUs are equal: 2.28.9 says "Duplicate
+/// GPU detected" (src/init.cc, initTransportsRank), 2.30.3 "Multiple ranks
+/// detected using the same GPU" (src/graph/topo.cc, ncclCheckMultiRank).
+/// decide_gpu_sharing() picks, per node:
 ///
-/// - NCCL >= 2.30 (version code 23000): NCCL_MULTI_RANK_GPU_ENABLE=1, NCCL's
-///   own (experimental) support for several ranks per GPU.
-/// - older NCCL: each rank gets its own NCCL_HOSTID ("atp-rank-<r>"), so NCCL
-///   believes every rank is a separate node, and talks to the others through
+/// - ranks <= GPUs: none. Rank r uses GPU r, NCCL's defaults (P2P/NVLink).
+/// - ranks <= 2 x GPUs and NCCL >= 2.30.3: multi-rank,
+///   NCCL_MULTI_RANK_GPU_ENABLE=1. NCCL's user guide (env.rst, section
+///   NCCL_MULTI_RANK_GPU_ENABLE, "since 2.30, experimental"; first released in
+///   v2.30.3-1) says the default configuration runs up to 2 ranks per GPU and
+///   that exhausting the GPU's resources hangs NCCL, so never more than 2.
+/// - otherwise: host-per-rank. Each rank gets its own NCCL_HOSTID, which
+///   replaces the host string NCCL hashes (src/misc/utils.cc,
+///   getHostHashOnce), so no two ranks share a host hash and the duplicate
+///   check cannot fire, whatever the NCCL version; the ranks then talk through
 ///   the socket transport over loopback (NCCL_NET=Socket,
 ///   NCCL_SOCKET_IFNAME=lo, NCCL_P2P_DISABLE=1, NCCL_SHM_DISABLE=1,
-///   NCCL_IB_DISABLE=1). Slow, but it moves the same bits.
+///   NCCL_IB_DISABLE=1). Slow, but it moves the same bits. One node only.
+///
+/// ATP_GPU_SHARING=auto|none|multi-rank|host-per-rank (gpu_sharing_from_env)
+/// overrides the choice; atp-launch, atp-compare, the MPI bootstrap and the GPU
+/// tests (through atp-launch) honour it, and every run prints the mode, why,
+/// and the NCCL version.
 ///
 /// Supervision: if one rank fails (non-zero exit, signal) the others are sent
 /// SIGTERM, then SIGKILL after a grace period; a global deadline bounds the
 /// whole run; every rank's fate is reported. Children are in their own process
 /// groups and die with the launcher (PR_SET_PDEATHSIG).
 ///
-/// Left out: several nodes, rank-prefixed output (ranks print straight to the
+/// Left out: several nodes (mpi_world.hpp bootstraps the same binaries from
+/// mpirun or srun instead), rank-prefixed output (ranks print straight to the
 /// launcher's stdout/stderr), restarting ranks.
 #pragma once
 
@@ -36,29 +51,56 @@
 
 namespace atp::cuda {
 
-/// How ranks map onto GPUs.
-enum class GpuSharing {
-  Auto,          ///< request only: pick from ranks, GPUs and the NCCL version
-  None,          ///< one GPU per rank (ranks <= GPUs), NCCL's defaults
-  MultiRankGpu,  ///< NCCL >= 2.30: NCCL_MULTI_RANK_GPU_ENABLE=1
-  HostPerRank    ///< older NCCL: a distinct NCCL_HOSTID per rank, sockets over loopback
+/// One environment variable.
+struct EnvVar {
+  std::string name;   ///< e.g. "ATP_RANK"
+  std::string value;  ///< e.g. "1"
 };
 
-/// The NCCL version code from which NCCL_MULTI_RANK_GPU_ENABLE exists (2.30.0).
-inline constexpr int kNcclMultiRankGpuVersion = 23000;
+/// How ranks map onto GPUs.
+enum class GpuSharing {
+  Auto,        ///< request only: pick from ranks, GPUs and the NCCL version
+  None,        ///< one GPU per rank (ranks <= GPUs), NCCL's defaults
+  MultiRank,   ///< NCCL >= 2.30.3 and ranks <= 2 x GPUs: NCCL_MULTI_RANK_GPU_ENABLE=1
+  HostPerRank  ///< a distinct NCCL_HOSTID per rank, sockets over loopback (any NCCL, one node)
+};
 
-/// "auto", "none", "multi-rank-gpu" or "host-per-rank".
+/// The NCCL version code from which NCCL_MULTI_RANK_GPU_ENABLE exists (2.30.3,
+/// the first release that has it).
+inline constexpr int kNcclMultiRankGpuVersion = 23003;
+
+/// At most this many ranks per GPU in multi-rank mode (NCCL's user guide: "up to 2").
+inline constexpr int kMaxRanksPerGpuMultiRank = 2;
+
+/// The environment variable that requests a GPU-sharing mode.
+inline constexpr const char* kGpuSharingEnv = "ATP_GPU_SHARING";
+
+/// "auto", "none", "multi-rank" or "host-per-rank".
 const char* to_string(GpuSharing sharing);
 
 /// Parses the names of to_string().
 /// \throws std::invalid_argument naming the text and listing the valid names.
 GpuSharing parse_gpu_sharing(std::string_view text);
 
-/// One environment variable.
-struct EnvVar {
-  std::string name;   ///< e.g. "ATP_RANK"
-  std::string value;  ///< e.g. "1"
+/// ATP_GPU_SHARING parsed (Auto when unset or empty).
+/// \throws std::invalid_argument naming the variable, its value and the valid names.
+GpuSharing gpu_sharing_from_env();
+
+/// The mode chosen for one node and the one-line reason.
+struct SharingDecision {
+  GpuSharing mode = GpuSharing::None;  ///< never Auto
+  std::string reason;                  ///< e.g. "4 ranks > 1 GPU(s) ..."
 };
+
+/// Decides how `ranks` ranks on one node share `device_count` GPUs (see the
+/// file comment). \throws std::invalid_argument if ranks < 1, device_count < 1,
+/// or the requested mode cannot work (none with ranks > GPUs; multi-rank with
+/// NCCL < 2.30.3 or more than 2 ranks per GPU); the message says what would.
+SharingDecision decide_gpu_sharing(int ranks, int device_count, int nccl_version, GpuSharing request);
+
+/// The NCCL_* variables a rank needs in `mode` (empty for None); `host_id` is
+/// its NCCL_HOSTID in HostPerRank mode and must differ between ranks.
+std::vector<EnvVar> sharing_env(GpuSharing mode, const std::string& host_id);
 
 /// What the launcher will do, decided before anything starts.
 struct LaunchPlan {
@@ -71,10 +113,10 @@ struct LaunchPlan {
   std::vector<std::vector<EnvVar>> rank_env;   ///< per rank: ATP_* and the mode's NCCL_* (not ATP_NCCL_ID)
 };
 
-/// Decides the GPU-sharing mode and every rank's environment.
-/// \throws std::invalid_argument if ranks < 1, device_count < 1, or the
-///         requested mode cannot work (None with ranks > GPUs, MultiRankGpu
-///         with NCCL < 2.30); the message says what would.
+/// Decides the GPU-sharing mode (decide_gpu_sharing) and every rank's
+/// environment: ATP_RANK, ATP_WORLD_SIZE, ATP_LOCAL_DEVICE = rank % GPUs and
+/// the mode's sharing_env() (NCCL_HOSTID "atp-rank-<r>").
+/// \throws std::invalid_argument as decide_gpu_sharing().
 LaunchPlan plan_launch(int ranks, int device_count, int nccl_version, GpuSharing request = GpuSharing::Auto);
 
 /// One child process: its command line and the variables added to (or

@@ -23,8 +23,9 @@
 /// Flops recorded are the additions a rank performs: (p-1) N for the rank-order
 /// all-reduce (every rank sums all p inputs), the elements it receives in the
 /// reduce-scatter phase of the ring, (p-1) N/p for reduce_scatter, 0 otherwise.
-/// The deterministic all-reduce moves p/2 times the bytes of the ring: the
-/// price of one fixed order on every rank for every element.
+/// The rank-order all-reduce moves p/2 times the bytes of the ring but in one
+/// step instead of 2(p-1): for the small messages of inference it is the faster
+/// form (vLLM's one-shot custom all-reduce; alpha_beta.hpp prices both).
 #pragma once
 
 #include "atp/sim/per_rank.hpp"
@@ -58,7 +59,7 @@ Matrix rank_order_sum(const PerRank<Matrix>& x);
 /// rank gets rank_order_sum(in). Shape (R, C) per rank in and out.
 PerRank<Matrix> all_reduce_rank_order(World& world, const PerRank<Matrix>& in, const std::string& label);
 
-/// All-reduce in NCCL's ring order, run step by step from ring_schedule():
+/// All-reduce as a one-channel ring in NCCL's step pattern, run step by step from ring_schedule():
 /// every rank gets the same matrix; element i of chunk c is
 /// ((x[c+1] + x[c+2]) + ...) + x[c]. Shape (R, C) per rank in and out.
 /// Equal in bits to all_reduce_rank_order for p <= 2, generally not for p >= 3.

@@ -24,6 +24,10 @@ struct NarrateOptions {
   int max_rows = 4;    ///< rows beyond this are replaced by one "..." line
   int max_cols = 8;    ///< columns beyond this are replaced by "..."
   int precision = 4;   ///< digits after the point (printf "%8.4f" by default)
+  /// Print a run of ranks holding exactly the previous rank's bits once, as
+  /// "ranks 1-3: the same bits as rank 0" (after an all-reduce, or for inputs
+  /// every rank holds), instead of repeating the same numbers p times.
+  bool collapse_identical = true;
 };
 
 /// Prints titles, text and per-rank matrices to one stream.
@@ -44,7 +48,9 @@ class Narrator {
   /// One matrix as "<name> (R, C): [ ... ]" (one row) or a header line and one
   /// indented line per row; truncated by the options.
   void matrix(const std::string& name, const Matrix& m);
-  /// A title, then every rank's matrix, named "rank r".
+  /// A title, then every rank's matrix, named "rank r". With
+  /// collapse_identical, ranks whose bits (and shape) equal the rank before
+  /// them are named in one line instead of printed again.
   void ranks(const std::string& title, const PerRank<Matrix>& x);
 
   /// The values of one row, "[  0.1250  -0.5000 ... ]", truncated to max_cols.

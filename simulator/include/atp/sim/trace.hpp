@@ -66,8 +66,10 @@ class Trace {
   /// Forgets every event (call ids keep counting, so old ids are never reused).
   void clear() { events_.clear(); }
 
-  /// A fixed-width table: one line per op (calls, bytes sent, bytes received,
-  /// flops, summed over ranks), then one line per rank with its totals.
+  /// A fixed-width table in two labelled blocks: under "op (sum over ranks)"
+  /// one line per op (calls, and bytes sent, bytes received and flops summed
+  /// over every rank); under "rank (sum over ops)" one line per rank with
+  /// that rank's totals over every op.
   std::string summary() const;
 
  private:

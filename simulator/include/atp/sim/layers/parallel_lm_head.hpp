@@ -12,12 +12,17 @@
 /// the slices are the columns of the dense logits, bit for bit. Then:
 ///
 /// - LogitsCollective::AllGather: every rank gets [z_0 | ... | z_{p-1}]
-///   (T, V_pad) and drops the padding columns: (T, V). Megatron-LM and vLLM on
-///   GPUs (gather_output / tensor_model_parallel_all_gather).
+///   (T, V_pad) and drops the padding columns: (T, V). Megatron-LM's output
+///   layer (ColumnParallelLinear with gather_output) and vLLM's V1 engine
+///   (LogitsProcessor._gather_logits all-gathers whenever
+///   Platform.use_all_gather() is true, which it is under V1).
 /// - LogitsCollective::Gather: only rank 0 gets (T, V); the others get (0, 0).
-///   vLLM's LogitsProcessor on platforms where only the driver rank samples.
+///   vLLM's V0 engine, where only the driver rank sampled
+///   (tensor_model_parallel_gather in the same function).
 ///
-/// Greedy argmax without the logits: each rank finds, per token, the largest
+/// Greedy argmax without the logits (vLLM ships the same idea as
+/// LogitsProcessor.get_top_tokens, which also sends (value, index) pairs as
+/// float32 and lets the lowest rank win a tie): each rank finds, per token, the largest
 /// logit among its real (non-padding) columns and the lowest global id among
 /// equal maxima, packs (value, global id) into a (T, 2) matrix and one
 /// all_gather along columns gives every rank the p pairs, (T, 2p). Comparing

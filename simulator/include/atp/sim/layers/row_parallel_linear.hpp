@@ -50,7 +50,7 @@ namespace atp::sim {
 /// Which simulator all-reduce combines the partial sums.
 enum class ReduceOrder {
   RankOrder,  ///< all_reduce_rank_order: ((y_0 + y_1) + ...) + y_{p-1}, the bitwise path
-  Ring,       ///< all_reduce_ring: NCCL's ring order, chunk by chunk
+  Ring,       ///< all_reduce_ring: a one-channel ring in NCCL's step pattern, chunk by chunk
   Tree        ///< the blocked tree order: the same bits at every tp dividing the segments (chapter 11)
 };
 
