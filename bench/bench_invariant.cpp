@@ -1,7 +1,7 @@
 /// \file bench_invariant.cpp
 /// \brief The price of bit-invariance on the CPU (chapter 11): the tree-ordered
 /// matmul next to the canonical one, and the tree-ordered sum of an
-/// all-reduce next to the rank-order one, single-threaded; prints time ratios.
+/// all-reduce next to the rank-order one; prints time ratios.
 ///
 /// Letters: M = tokens, N = output features, K = the reduced dimension, S =
 /// tree segments (8), p = ranks. Each matmul shape is timed three ways:
@@ -18,7 +18,8 @@
 /// Weights are split into segments once, outside the timed loop, as
 /// RowParallelLinear does. Run: `BENCH=bench_invariant scripts/bench.sh`.
 /// The last line is `tree matmul vs canonical: <worst ratio>` (goal <= 1.3).
-/// Left out: threads, the GPU (bit_invariant_tp_gpu --bench times that).
+/// ATP_THREADS sets the matmul's threads (ATP_THREADS=1: the single-core price,
+/// timed in CPU time). Left out: the GPU (bit_invariant_tp_gpu --bench times that).
 #include "atp/matmul_cpu.hpp"
 #include "atp/matmul_tree.hpp"
 #include "atp/rng.hpp"
@@ -86,11 +87,13 @@ void bm_sum(benchmark::State& state, int p, Sum sum) {
   }
 }
 
-// Console output as usual, plus the median CPU time of every benchmark by name (CPU time, not wall
-// time: on a shared machine the wall clock also counts other processes; the code is single-threaded).
+// Console output as usual, plus the median time of every benchmark by name: CPU time when the
+// matmul runs on one thread (on a shared machine the wall clock also counts other processes), wall
+// time when it runs on several (the benchmark thread's CPU time would miss its workers).
 class RecordingReporter : public benchmark::ConsoleReporter {
  public:
-  RecordingReporter() : ConsoleReporter(isatty(fileno(stdout)) ? OO_ColorTabular : OO_Tabular) {}
+  explicit RecordingReporter(bool cpu_time)
+      : ConsoleReporter(isatty(fileno(stdout)) ? OO_ColorTabular : OO_Tabular), cpu_time_(cpu_time) {}
   std::map<std::string, std::vector<double>> iterations;
   std::map<std::string, double> medians;
 
@@ -99,9 +102,9 @@ class RecordingReporter : public benchmark::ConsoleReporter {
       if (run.error_occurred) continue;
       const std::string name = run.run_name.str();
       if (run.run_type == Run::RT_Iteration)
-        iterations[name].push_back(run.GetAdjustedCPUTime());
+        iterations[name].push_back(cpu_time_ ? run.GetAdjustedCPUTime() : run.GetAdjustedRealTime());
       else if (run.aggregate_name == "median")
-        medians[name] = run.GetAdjustedCPUTime();
+        medians[name] = cpu_time_ ? run.GetAdjustedCPUTime() : run.GetAdjustedRealTime();
     }
     ConsoleReporter::ReportRuns(runs);
   }
@@ -115,6 +118,9 @@ class RecordingReporter : public benchmark::ConsoleReporter {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   }
+
+ private:
+  bool cpu_time_;
 };
 
 // A benchmark of a wrong answer is worthless: the tree product must equal its definition.
@@ -154,12 +160,14 @@ int main(int argc, char** argv) {
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  RecordingReporter reporter;
+  const int threads = atp::detail::matmul_threads();
+  RecordingReporter reporter(threads == 1);
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
 
-  std::printf("\nCPU-time ratios, tree order / canonical, 1 thread, median over repetitions (S = %d; %s matmul kernel)\n",
-              kSegments, atp::detail::matmul_has_avx2_kernel() ? "AVX2+FMA" : "portable");
+  std::printf("\n%s ratios, tree order / canonical, matmul on %d thread(s), median over repetitions (S = %d; kernel %s)\n",
+              threads == 1 ? "CPU-time" : "Wall-time", threads, kSegments,
+              atp::detail::matmul_kernel_description(atp::detail::matmul_kernel_in_use()).c_str());
   std::printf("%-24s %-24s %12s %14s\n", "M x N x K", "shape", "dense (p=1)", "one rank, p=4");
   double worst = 0.0;
   for (const Shape& s : kShapes) {
