@@ -237,6 +237,55 @@ def chapter5_heads():
     save(fig, "05-parallel-attention", "heads-to-ranks")
 
 
+def chapter7():
+    """The collective timeline of chapter 7, drawn from the trace the binary dumps."""
+    binary = build / "chapters/07-tensor-parallel-decoder/atp-ch07-tensor-parallel-decoder"
+    runs = {}
+    for p in (1, 2, 4, 8):
+        with tempfile.TemporaryDirectory() as d:
+            subprocess.run([str(binary), "--tp", str(p), "--steps", "4", "--dump", d], check=True, capture_output=True)
+            config, _, _ = atp_dump.load(d)
+            runs[p] = config
+    kinds = [("embed", "embedding all-reduce", "#4c72b0"), ("attn", "attention o_proj all-reduce", "#dd8452"),
+             ("mlp", "MLP down all-reduce", "#55a868"), ("lm_head", "LM head all-gather", "#c44e52")]
+
+    def kind(label):
+        for key, _, _ in kinds:
+            if "." + key in label:
+                return key
+        raise ValueError("unknown collective label " + label)
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 3.6), constrained_layout=True,
+                                 gridspec_kw={"width_ratios": [2.3, 1]})
+    timeline = runs[4]["timeline"]
+    colors = {k: c for k, _, c in kinds}
+    for row, step in enumerate(timeline):
+        x = 0.0
+        for c in step["collectives"]:
+            w = c["bytes_sent"] / 768.0  # one decode step's (1, 64) all-reduce is one unit
+            ax.barh(row, w, left=x, height=0.6, color=colors[kind(c["label"])], edgecolor="white")
+            x += w
+    ax.set_yticks(range(len(timeline)))
+    ax.set_yticklabels([f"prefill ({s['tokens_in']} tokens)" if s["step"] == 0 else f"decode step {s['step']}"
+                        for s in timeline])
+    ax.invert_yaxis()
+    ax.set_xlabel("bytes rank 0 sends, in units of one decode all-reduce (768 B at p = 4)")
+    ax.set_title("Every token step: 1 + 2L = 11 all-reduces, then the logits all-gather (p = 4, L = 5)")
+    ax.legend(handles=[matplotlib.patches.Patch(color=c, label=n) for _, n, c in kinds], loc="lower right",
+              fontsize=8)
+    ps = sorted(runs)
+    bottom = [0.0] * len(ps)
+    for key, name, color in kinds:
+        vals = [sum(c["bytes_sent"] for c in runs[p]["timeline"][1]["collectives"] if kind(c["label"]) == key)
+                for p in ps]
+        bx.bar([str(p) for p in ps], vals, bottom=bottom, color=color, label=name)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    bx.set_xlabel("p (ranks)")
+    bx.set_ylabel("bytes one rank sends per decode step")
+    bx.set_title("Per rank, one decode step, against p")
+    save(fig, "07-tensor-parallel-decoder", "collective-timeline")
+
+
 if __name__ == "__main__":
     chapter0()
     chapter1_ring()
@@ -244,3 +293,4 @@ if __name__ == "__main__":
     chapter4_block()
     chapter4_time()
     chapter5_heads()
+    chapter7()

@@ -16,11 +16,12 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__global__ void scale_mask_kernel(float* s, int T, int S, float scale, bool causal) {
+__global__ void scale_mask_kernel(float* s, int T, int S, float scale, bool causal, int query_offset) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(T) * S) return;
   const int t = static_cast<int>(i / S), u = static_cast<int>(i % S);
-  s[i] = causal && atp::attention_masked(t, u) ? atp::attention_mask_value() : atp::attention_score(s[i], scale);
+  s[i] = causal && atp::attention_masked(t, u, query_offset) ? atp::attention_mask_value()
+                                                             : atp::attention_score(s[i], scale);
 }
 
 __global__ void transpose_kernel(const float* src, float* dst, int rows, int cols) {
@@ -40,12 +41,13 @@ unsigned blocks_for(long long n) { return static_cast<unsigned>((n + kThreads - 
 
 }  // namespace
 
-void launch_attention_scale_mask(float* scores, int T, int S, float scale, bool causal, cudaStream_t stream) {
+void launch_attention_scale_mask(float* scores, int T, int S, float scale, bool causal, int query_offset,
+                                 cudaStream_t stream) {
   check_sizes("launch_attention_scale_mask", T, S);
   const long long n = static_cast<long long>(T) * S;
   if (n == 0) return;
   if (scores == nullptr) throw std::invalid_argument("launch_attention_scale_mask: scores is null");
-  scale_mask_kernel<<<blocks_for(n), kThreads, 0, stream>>>(scores, T, S, scale, causal);
+  scale_mask_kernel<<<blocks_for(n), kThreads, 0, stream>>>(scores, T, S, scale, causal, query_offset);
   ATP_CUDA_CHECK_LAUNCH();
 }
 

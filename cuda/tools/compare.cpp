@@ -22,6 +22,7 @@
 ///     few the chapter computes on the host only (cpu_only()). Prints one row per tensor: elements, equal?,
 ///     first mismatch (index, cpu value, gpu value), differing count, max ulp.
 ///     Names starting with "gpu." are GPU-only extras and are not compared;
+///     int64 tensors (token ids) are compared element by element;
 ///     `all_reduce_native.rank<r>` (ncclAllReduce) is compared with the
 ///     CPU's rank-order sum and must be bitwise equal only for p <= 2
 ///     (NUMERICS.md section 3); for p > 2 its row is information.
@@ -54,6 +55,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -336,6 +338,24 @@ int main(int argc, char** argv) {
           continue;
         }
         cpu_names[cpu_name] = true;
+        if (located.entry.dtype == "int64") {
+          // Token ids (chapter 7's prompt and generated ids): equal or not, element by element.
+          const auto c = sim::load_tensor_i64(work / "cpu", cpu_name);
+          const auto g = sim::load_tensor_i64(located.dir, name);
+          std::size_t first = 0, differing = c.size() == g.size() ? 0 : std::max(c.size(), g.size());
+          for (std::size_t i = 0; i < std::min(c.size(), g.size()); ++i)
+            if (c[i] != g[i] && differing++ == 0) first = i;
+          const std::string where = differing == 0 ? "-"
+                                    : c.size() != g.size()
+                                        ? "length " + std::to_string(c.size()) + " vs " + std::to_string(g.size())
+                                        : std::to_string(first) + ": " + std::to_string(c[first]) + ", " +
+                                              std::to_string(g[first]);
+          std::printf("%-28s %9zu  %-5s  %-44s %9zu %8s\n", name.c_str(), g.size(), differing == 0 ? "yes" : "NO",
+                      where.c_str(), differing, "-");
+          if (differing != 0) ++mismatches;
+          golden_entry.tensors[name] = {located.entry.shape, located.entry.fnv1a64};
+          continue;
+        }
         const atp::Matrix c = sim::load_tensor(work / "cpu", cpu_name);
         const atp::Matrix g = sim::load_tensor(located.dir, name);
         const atp::BitwiseReport r = atp::compare_bitwise(c, g);

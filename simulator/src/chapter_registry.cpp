@@ -24,6 +24,8 @@ const std::vector<ChapterSpec>& chapter_specs() {
       {6, "06-vocab-parallel-embedding", true,
        {{"vocab", 150}, {"hidden", 8}, {"tokens", 6}, {"logits", "all-gather"}, {"lm-head", "tied"}}, {1, 2, 4},
        {"ids", "embeddings_dense"}, {}},
+      // The real checkpoint (the binaries' default --checkpoint), a short prompt, a few greedy steps.
+      {7, "07-tensor-parallel-decoder", true, {{"steps", 4}, {"prompt_ids", "1,84,104,101,32"}}, {1, 2, 4}, {}, {}},
       // The tree order at every tp it admits; the dense tree-ordered MLP is the host's reference.
       {11, "11-bit-invariant-tp", true,
        {{"tokens", 8}, {"hidden", 96}, {"intermediate", 192}, {"heads", 24}, {"kv_heads", 24}, {"vocab", 200},

@@ -78,4 +78,16 @@ void narrate_text(World& world, const std::string& line) {
   if (Narrator* n = world.narrator()) n->text(line);
 }
 
+NarrationPause::NarrationPause(World& world) : world_(&world) {
+  if (Narrator* n = world.narrator()) {
+    out_ = &n->out();
+    options_ = n->options();
+    world.stop_narrating();
+  }
+}
+
+NarrationPause::~NarrationPause() {
+  if (out_ != nullptr) world_->narrate_to(*out_, options_);
+}
+
 }  // namespace atp::sim

@@ -5,6 +5,7 @@
 #include "atp/cuda/check.hpp"
 #include "atp/cuda/collectives.hpp"
 #include "atp/cuda/ops.hpp"
+#include "atp/sim/layers/tp_divide.hpp"
 
 #include <stdexcept>
 #include <string>
@@ -41,6 +42,23 @@ ColumnParallelLinear ColumnParallelLinear::from_sim(const atp::sim::ColumnParall
   return out;
 }
 
+ColumnParallelLinear ColumnParallelLinear::from_shard(const Matrix& W_r, const Matrix* b_r, int rank, int p,
+                                                      atp::sim::ColumnParallelOptions options) {
+  check_rank(rank, p, "ColumnParallelLinear::from_shard");
+  if (W_r.rows() < 1 || W_r.cols() < 1 || (b_r != nullptr && (b_r->rows() != 1 || b_r->cols() != W_r.rows())))
+    throw std::invalid_argument("ColumnParallelLinear::from_shard: the shard is " + shape_string(W_r) +
+                                (b_r != nullptr ? " with a bias " + shape_string(*b_r) : std::string()) +
+                                "; need (out/p, in) with a (1, out/p) bias or none");
+  ColumnParallelLinear out;
+  out.rank_ = rank;
+  out.p_ = p;
+  out.has_bias_ = b_r != nullptr;
+  out.weight_ = to_device(W_r);
+  if (out.has_bias_) out.bias_ = to_device(*b_r);
+  out.options_ = options;
+  return out;
+}
+
 ColumnParallelLinear ColumnParallelLinear::from_master(const Matrix& W, const Matrix* bias, int rank, int p,
                                                        atp::sim::ColumnParallelOptions options) {
   // The simulator slices (and validates), so both sides hold the very same shard.
@@ -72,6 +90,21 @@ MergedColumnParallelLinear MergedColumnParallelLinear::from_masters(const std::v
   const auto fused = atp::sim::ColumnParallelLinear::from_shards(merged.weight(), merged.bias(), inner);
   return MergedColumnParallelLinear(ColumnParallelLinear::from_sim(fused, rank), merged.output_sizes(),
                                     options.gather_output);
+}
+
+MergedColumnParallelLinear MergedColumnParallelLinear::from_shard(const Matrix& W_r, const Matrix* b_r,
+                                                                  std::vector<Eigen::Index> output_sizes, int rank,
+                                                                  int p, atp::sim::ColumnParallelOptions options) {
+  Eigen::Index local_out = 0;
+  for (std::size_t i = 0; i < output_sizes.size(); ++i)
+    local_out += atp::sim::tp_divide(output_sizes[i], p, "weight " + std::to_string(i) + " out_features");
+  if (output_sizes.empty() || W_r.rows() != local_out)
+    throw std::invalid_argument("MergedColumnParallelLinear::from_shard: the stacked shard is " + shape_string(W_r) +
+                                " but the output sizes give " + std::to_string(local_out) + " rows per rank");
+  atp::sim::ColumnParallelOptions inner = options;
+  inner.gather_output = false;
+  return MergedColumnParallelLinear(ColumnParallelLinear::from_shard(W_r, b_r, rank, p, inner),
+                                    std::move(output_sizes), options.gather_output);
 }
 
 DeviceMatrix MergedColumnParallelLinear::forward(Communicator& comm, const DeviceMatrix& x) const {

@@ -34,42 +34,88 @@ ParallelAttention ParallelAttention::from_masters(const AttentionWeights& w, int
   return ParallelAttention(std::move(qkv), std::move(out), options);
 }
 
-ParallelAttention::Steps ParallelAttention::forward_steps(Communicator& comm, const DeviceMatrix& x) const {
+ParallelAttention ParallelAttention::from_parts(QKVParallelLinear qkv, RowParallelLinear out_proj,
+                                              ParallelAttentionOptions options) {
+  const int inner = qkv.num_heads() * qkv.head_dim();
+  if (out_proj.rank() != qkv.rank() || out_proj.p() != qkv.p() || out_proj.in_features() != inner ||
+      out_proj.out_features() != qkv.weight().cols())
+    throw std::invalid_argument("ParallelAttention::from_parts: the output projection is (" +
+                                std::to_string(out_proj.out_features()) + ", " + std::to_string(out_proj.in_features()) +
+                                ") on rank " + std::to_string(out_proj.rank()) + " of " + std::to_string(out_proj.p()) +
+                                "; it must be (hidden " + std::to_string(qkv.weight().cols()) + ", " +
+                                std::to_string(inner) + ") on rank " + std::to_string(qkv.rank()) + " of " +
+                                std::to_string(qkv.p()));
+  if (out_proj.options().form != options.form || out_proj.options().sequence_parallel != options.sequence_parallel)
+    throw std::invalid_argument(std::string("ParallelAttention::from_parts: the output projection reduces in form ") +
+                                to_string(out_proj.options().form) +
+                                (out_proj.options().sequence_parallel ? " with sequence_parallel" : "") +
+                                " but the options ask for " + to_string(options.form) +
+                                (options.sequence_parallel ? " with sequence_parallel" : "") +
+                                "; build both with the same form and sequence_parallel");
+  return ParallelAttention(std::move(qkv), std::move(out_proj), options);
+}
+
+DeviceMatrix ParallelAttention::run(Communicator& comm, const DeviceMatrix& x, const DecodeContext& context,
+                                    Steps* steps) const {
   const cudaStream_t stream = comm.stream();
   const atp::sim::HeadAssignment& a = qkv_.assignment();
   const int d = qkv_.head_dim(), nq = a.q_heads.size();
   const int group = qkv_.num_heads() / qkv_.num_kv_heads();
-  Steps s;
   // Leaving the sequence-parallel region: every rank needs all tokens for its heads.
   const DeviceMatrix gathered = options_.sequence_parallel ? all_gather(comm, x, Axis::Rows) : DeviceMatrix();
-  s.qkv = qkv_.split(comm, qkv_.forward(comm, options_.sequence_parallel ? gathered : x));
-  const int T = s.qkv.q.rows(), S = s.qkv.k.rows();
-  s.probs = DeviceMatrix(static_cast<std::int64_t>(nq) * T, S);
-  s.context = DeviceMatrix(T, static_cast<std::int64_t>(nq) * d);
+  QKVParallelLinear::Parts parts = qkv_.split(comm, qkv_.forward(comm, options_.sequence_parallel ? gathered : x));
+  const int first = context.cache != nullptr ? static_cast<int>(context.cache->length()) : context.position;
+  if (context.rotary != nullptr) {
+    // Rotary positions: this rank rotates its own heads' columns, no communication.
+    parts.q = context.rotary->apply(parts.q, first, stream);
+    parts.k = context.rotary->apply(parts.k, first, stream);
+  }
+  int query_offset = 0;
+  if (context.cache != nullptr) {
+    context.cache->append(parts.k, parts.v, stream);
+    parts.k = context.cache->keys(stream);
+    parts.v = context.cache->values(stream);
+    query_offset = first;  // query row t is position first + t among the cached keys
+  }
+  const int T = parts.q.rows(), S = parts.k.rows();
+  DeviceMatrix probs(static_cast<std::int64_t>(nq) * T, S);
+  DeviceMatrix context_r(T, static_cast<std::int64_t>(nq) * d);
   const float scale = atp::attention_scale(d);
   DeviceMatrix qh(T, d), kh(S, d), vh(S, d), vt(d, S), scores(T, S), ctx(T, d);
   for (int i = 0; i < nq; ++i) {
     const int g = (a.q_heads.begin + i) / group - a.kv_heads.begin;  // local index of its KV head
-    copy_cols(s.qkv.q, i * d, d, qh, 0, stream);
-    copy_cols(s.qkv.k, g * d, d, kh, 0, stream);
-    copy_cols(s.qkv.v, g * d, d, vh, 0, stream);
+    copy_cols(parts.q, i * d, d, qh, 0, stream);
+    copy_cols(parts.k, g * d, d, kh, 0, stream);
+    copy_cols(parts.v, g * d, d, vh, 0, stream);
     matmul_nt_into(qh, kh, scores, stream);  // dot(t, s): fma chain over d
-    launch_attention_scale_mask(scores.data(), T, S, scale, options_.causal, stream);
-    float* P = s.probs.data() + static_cast<std::size_t>(i) * T * S;
+    launch_attention_scale_mask(scores.data(), T, S, scale, options_.causal, query_offset, stream);
+    float* P = probs.data() + static_cast<std::size_t>(i) * T * S;
     launch_softmax_rows(scores.data(), P, T, S, stream);
     launch_transpose(vh.data(), vt.data(), S, d, stream);
     // ctx(t, j) = fma chain over s ascending of P(t, s) v(s, j): matmul_nt against v^T.
     launch_matmul_nt(P, vt.data(), nullptr, ctx.data(), T, d, S, stream);
-    copy_cols(ctx, 0, d, s.context, i * d, stream);
+    copy_cols(ctx, 0, d, context_r, i * d, stream);
   }
-  comm.wait("ParallelAttention::forward_steps (local attention)");
-  s.partial = out_proj_.partial_sum(comm, s.context);
-  s.out = out_proj_.forward(comm, s.context);
+  comm.wait("ParallelAttention (local attention)");
+  DeviceMatrix out = out_proj_.forward(comm, context_r);
+  if (steps != nullptr) {
+    steps->partial = out_proj_.partial_sum(comm, context_r);
+    steps->qkv = std::move(parts);
+    steps->probs = std::move(probs);
+    steps->context = std::move(context_r);
+  }
+  return out;
+}
+
+ParallelAttention::Steps ParallelAttention::forward_steps(Communicator& comm, const DeviceMatrix& x,
+                                                          const DecodeContext& context) const {
+  Steps s;
+  s.out = run(comm, x, context, &s);
   return s;
 }
 
-DeviceMatrix ParallelAttention::forward(Communicator& comm, const DeviceMatrix& x) const {
-  return forward_steps(comm, x).out;
+DeviceMatrix ParallelAttention::forward(Communicator& comm, const DeviceMatrix& x, const DecodeContext& context) const {
+  return run(comm, x, context, nullptr);
 }
 
 }  // namespace atp::cuda

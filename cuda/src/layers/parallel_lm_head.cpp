@@ -39,6 +39,12 @@ ParallelLMHead ParallelLMHead::from_master(const Matrix& W, int rank, int p) {
   return ParallelLMHead(std::make_shared<const DeviceMatrix>(to_device(shard)), W.rows(), rank, p);
 }
 
+ParallelLMHead ParallelLMHead::from_shard(const Matrix& shard, std::int64_t V, int rank, int p) {
+  (void)atp::sim::vocab_range(V, p, rank);
+  atp::sim::check_vocab_shard(shard, V, p, rank, "ParallelLMHead::from_shard");
+  return ParallelLMHead(std::make_shared<const DeviceMatrix>(to_device(shard)), V, rank, p);
+}
+
 ParallelLMHead ParallelLMHead::tied(const VocabParallelEmbedding& embedding) {
   return ParallelLMHead(embedding.shared_weight(), embedding.vocab_size(), embedding.rank(), embedding.p());
 }

@@ -55,6 +55,16 @@ ParallelMLP ParallelMLP::from_master(const Matrix& W_up, const Matrix& b_up, con
                      RowParallelLinear::from_master(W_down, &b_down, rank, p, down_options(options)), options);
 }
 
+ParallelMLP ParallelMLP::from_parts(ColumnParallelLinear up, RowParallelLinear down, ParallelMLPOptions options) {
+  if (up.rank() != down.rank() || up.p() != down.p() || up.out_features() != down.in_features() ||
+      up.in_features() != down.out_features())
+    throw std::invalid_argument("ParallelMLP::from_parts: up (" + std::to_string(up.out_features()) + ", " +
+                                std::to_string(up.in_features()) + ") and down (" + std::to_string(down.out_features()) +
+                                ", " + std::to_string(down.in_features()) + ") on ranks " + std::to_string(up.rank()) +
+                                " and " + std::to_string(down.rank()) + " do not make one rank's MLP");
+  return ParallelMLP(std::move(up), std::move(down), options);
+}
+
 MLPForward ParallelMLP::forward_steps(Communicator& comm, const DeviceMatrix& x) const {
   MLPForward f;
   f.intermediate = up_.forward(comm, x);
@@ -81,6 +91,17 @@ ParallelGatedMLP ParallelGatedMLP::from_master(const Matrix& W_gate, const Matri
   gate_up.sequence_parallel = options.sequence_parallel;  // the gate/up projection leaves the SP region
   return ParallelGatedMLP(MergedColumnParallelLinear::from_masters({W_gate, W_up}, {}, rank, p, gate_up),
                           RowParallelLinear::from_master(W_down, nullptr, rank, p, down_options(options)), options);
+}
+
+ParallelGatedMLP ParallelGatedMLP::from_parts(MergedColumnParallelLinear gate_up, RowParallelLinear down,
+                                              ParallelMLPOptions options) {
+  const auto& sizes = gate_up.output_sizes();
+  if (sizes.size() != 2 || sizes[0] != sizes[1] || gate_up.rank() != down.rank() || gate_up.p() != down.p() ||
+      down.in_features() != sizes[0] || down.out_features() != gate_up.layer().in_features())
+    throw std::invalid_argument("ParallelGatedMLP::from_parts: gate_up with " + std::to_string(sizes.size()) +
+                                " merged outputs and down (" + std::to_string(down.out_features()) + ", " +
+                                std::to_string(down.in_features()) + ") do not make one rank's gated MLP");
+  return ParallelGatedMLP(std::move(gate_up), std::move(down), options);
 }
 
 MLPForward ParallelGatedMLP::forward_steps(Communicator& comm, const DeviceMatrix& x) const {

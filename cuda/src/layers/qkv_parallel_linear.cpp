@@ -48,6 +48,31 @@ QKVParallelLinear QKVParallelLinear::from_masters(const Matrix& Wq, const Matrix
   return out;
 }
 
+QKVParallelLinear QKVParallelLinear::from_shard(const Matrix& W_r, const Matrix* b_r, int num_heads,
+                                                int num_kv_heads, int head_dim, int rank, int p) {
+  atp::sim::check_attention_heads(num_heads, num_kv_heads, p);
+  if (rank < 0 || rank >= p || head_dim < 1)
+    throw std::invalid_argument("QKVParallelLinear::from_shard: rank " + std::to_string(rank) + " of p " +
+                                std::to_string(p) + ", head_dim " + std::to_string(head_dim) +
+                                "; need 0 <= rank < p and head_dim >= 1");
+  const atp::sim::QKVShardRows rows = atp::sim::qkv_shard_rows(num_heads, num_kv_heads, head_dim, p, rank);
+  const Eigen::Index want = rows.q_rows + 2 * rows.kv_rows;
+  if (W_r.rows() != want || W_r.cols() < 1 || (b_r != nullptr && (b_r->rows() != 1 || b_r->cols() != want)))
+    throw std::invalid_argument("QKVParallelLinear::from_shard: rank " + std::to_string(rank) + "'s shard is " +
+                                shape_string(W_r) + (b_r != nullptr ? " with bias " + shape_string(*b_r) : "") +
+                                ", expected " + shape_string(want, W_r.cols()) + " (its query and KV heads' rows)");
+  QKVParallelLinear out;
+  out.p_ = p;
+  out.num_heads_ = num_heads;
+  out.num_kv_heads_ = num_kv_heads;
+  out.head_dim_ = head_dim;
+  out.assignment_ = atp::sim::head_assignment(num_heads, num_kv_heads, p, rank);
+  out.weight_ = to_device(W_r);
+  out.has_bias_ = b_r != nullptr;
+  if (out.has_bias_) out.bias_ = to_device(*b_r);
+  return out;
+}
+
 DeviceMatrix QKVParallelLinear::forward(Communicator& comm, const DeviceMatrix& x) const {
   check_layer_comm(comm, rank(), p_, "QKVParallelLinear::forward");
   if (x.cols() != weight_.cols())

@@ -56,6 +56,30 @@ RowParallelLinear RowParallelLinear::from_master(const Matrix& W, const Matrix* 
   return out;
 }
 
+RowParallelLinear RowParallelLinear::from_shard(const Matrix& W_r, const Matrix* bias, int rank, int p,
+                                                RowParallelOptions options) {
+  if (rank < 0 || rank >= p)
+    throw std::invalid_argument("RowParallelLinear::from_shard: rank " + std::to_string(rank) +
+                                " out of range; valid ranks are 0.." + std::to_string(p - 1));
+  // The simulator's checks on a one-rank view of the shard: the bias shape and the option combination.
+  (void)atp::sim::RowParallelLinear::from_shards(atp::sim::PerRank<Matrix>(1, W_r), bias,
+                                                  {.input_is_parallel = options.input_is_parallel,
+                                                   .reduce_results = options.reduce_results,
+                                                   .skip_bias_add = options.skip_bias_add,
+                                                   .order = sim_order(options.form),
+                                                   .bias_placement = options.bias_placement});
+  RowParallelLinear out;
+  out.rank_ = rank;
+  out.p_ = p;
+  out.weight_ = to_device(W_r);
+  if (bias != nullptr) {
+    out.bias_host_ = *bias;
+    out.bias_ = to_device(*bias);
+  }
+  out.options_ = options;
+  return out;
+}
+
 DeviceMatrix RowParallelLinear::partial_sum(Communicator& comm, const DeviceMatrix& x) const {
   check_layer_comm(comm, rank_, p_, "RowParallelLinear::partial_sum");
   const int local_in = weight_.cols();

@@ -17,6 +17,12 @@ VocabParallelEmbedding VocabParallelEmbedding::from_master(const Matrix& table, 
   return VocabParallelEmbedding(std::make_shared<const DeviceMatrix>(to_device(shard)), table.rows(), rank, p);
 }
 
+VocabParallelEmbedding VocabParallelEmbedding::from_shard(const Matrix& shard, std::int64_t V, int rank, int p) {
+  (void)atp::sim::vocab_range(V, p, rank);  // checks V, p and the rank
+  atp::sim::check_vocab_shard(shard, V, p, rank, "VocabParallelEmbedding::from_shard");
+  return VocabParallelEmbedding(std::make_shared<const DeviceMatrix>(to_device(shard)), V, rank, p);
+}
+
 DeviceMatrix VocabParallelEmbedding::partial_embeddings(const std::vector<std::int64_t>& ids,
                                                         cudaStream_t stream) const {
   atp::sim::check_token_ids(ids, V_);  // first line: the host names the id, its position and V

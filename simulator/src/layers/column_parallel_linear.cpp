@@ -138,6 +138,25 @@ MergedColumnParallelLinear MergedColumnParallelLinear::from_masters(const std::v
                                     std::move(sizes), options);
 }
 
+MergedColumnParallelLinear MergedColumnParallelLinear::from_shards(PerRank<Matrix> weight, PerRank<Matrix> bias,
+                                                                   std::vector<Eigen::Index> output_sizes,
+                                                                   ColumnParallelOptions options) {
+  const int p = weight.size();
+  if (output_sizes.empty())
+    throw std::invalid_argument("MergedColumnParallelLinear::from_shards: no output sizes given; need one per master");
+  Eigen::Index local_out = 0;
+  for (std::size_t i = 0; i < output_sizes.size(); ++i)
+    local_out += tp_divide(output_sizes[i], p, "weight " + std::to_string(i) + " out_features");
+  if (p < 1 || weight[0].rows() != local_out)
+    throw std::invalid_argument("MergedColumnParallelLinear::from_shards: rank 0's stacked shard is " +
+                                (p < 1 ? std::string("missing") : shape_string(weight[0])) + " but the output sizes "
+                                "give " + std::to_string(local_out) + " rows per rank");
+  ColumnParallelOptions inner = options;
+  inner.gather_output = false;
+  return MergedColumnParallelLinear(ColumnParallelLinear::from_shards(std::move(weight), std::move(bias), inner),
+                                    std::move(output_sizes), options);
+}
+
 PerRank<Matrix> MergedColumnParallelLinear::forward(World& world, const PerRank<Matrix>& x,
                                                     const std::string& label) const {
   PerRank<Matrix> y = layer_.forward(world, x, label);

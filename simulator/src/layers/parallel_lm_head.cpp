@@ -77,8 +77,19 @@ ParallelLMHead ParallelLMHead::from_master(const Matrix& W, int p) {
     throw std::invalid_argument("ParallelLMHead: the weight " + shape_string(W) +
                                 " must have at least one row (V) and one column (H)");
   vocab_per_rank(W.rows(), p);
-  auto shards = make_per_rank(p, [&](int r) -> Matrix { return vocab_shard(W, p, r); });
-  return ParallelLMHead(std::make_shared<const PerRank<Matrix>>(std::move(shards)), W.rows());
+  return from_shards(make_per_rank(p, [&](int r) -> Matrix { return vocab_shard(W, p, r); }), W.rows());
+}
+
+ParallelLMHead ParallelLMHead::from_shards(PerRank<Matrix> shards, std::int64_t V) {
+  const int p = shards.size();
+  vocab_per_rank(V, p);
+  for (int r = 0; r < p; ++r) {
+    check_vocab_shard(shards[r], V, p, r, "ParallelLMHead");
+    if (shards[r].cols() != shards[0].cols())
+      throw std::invalid_argument("ParallelLMHead: rank " + std::to_string(r) + " holds " + shape_string(shards[r]) +
+                                  " but rank 0 holds " + shape_string(shards[0]));
+  }
+  return ParallelLMHead(std::make_shared<const PerRank<Matrix>>(std::move(shards)), V);
 }
 
 ParallelLMHead ParallelLMHead::tied(const VocabParallelEmbedding& embedding) {

@@ -76,6 +76,18 @@ ParallelMLP ParallelMLP::from_master(const Matrix& W_up, const Matrix& b_up, con
                      RowParallelLinear::from_master(W_down, &b_down, p, down_options(options)), options);
 }
 
+ParallelMLP ParallelMLP::from_parts(ColumnParallelLinear up, RowParallelLinear down, ParallelMLPOptions options) {
+  if (up.p() != down.p() || up.out_features() != down.in_features() || up.in_features() != down.out_features() ||
+      up.options().gather_output || !down.options().input_is_parallel)
+    throw std::invalid_argument("ParallelMLP::from_parts: up (" + std::to_string(up.out_features()) + ", " +
+                                std::to_string(up.in_features()) + ") on tp " + std::to_string(up.p()) +
+                                " and down (" + std::to_string(down.out_features()) + ", " +
+                                std::to_string(down.in_features()) + ") on tp " + std::to_string(down.p()) +
+                                " do not make an MLP: need (I, H) and (H, I) on the same tp, up not gathered, "
+                                "down input_is_parallel");
+  return ParallelMLP(std::move(up), std::move(down), options);
+}
+
 MLPForward ParallelMLP::forward_steps(World& world, const PerRank<Matrix>& x, const std::string& label) const {
   MLPForward f;
   f.intermediate = up_.forward(world, x, label + ".up");
@@ -116,6 +128,20 @@ ParallelGatedMLP ParallelGatedMLP::from_master(const Matrix& W_gate, const Matri
                 "(hidden, intermediate) to match W_gate " + shape_string(W_gate));
   return ParallelGatedMLP(MergedColumnParallelLinear::from_masters({W_gate, W_up}, {}, p, up_options(options)),
                           RowParallelLinear::from_master(W_down, nullptr, p, down_options(options)), options);
+}
+
+ParallelGatedMLP ParallelGatedMLP::from_parts(MergedColumnParallelLinear gate_up, RowParallelLinear down,
+                                              ParallelMLPOptions options) {
+  const auto& sizes = gate_up.output_sizes();
+  if (sizes.size() != 2 || sizes[0] != sizes[1] || gate_up.p() != down.p() || down.in_features() != sizes[0] ||
+      down.out_features() != gate_up.in_features() || gate_up.options().gather_output ||
+      !down.options().input_is_parallel)
+    throw std::invalid_argument("ParallelGatedMLP::from_parts: gate_up with " + std::to_string(sizes.size()) +
+                                " merged outputs (need gate and up of one size I) on tp " +
+                                std::to_string(gate_up.p()) + " and down (" + std::to_string(down.out_features()) +
+                                ", " + std::to_string(down.in_features()) + ") on tp " + std::to_string(down.p()) +
+                                " do not make a gated MLP (down must be (H, I), input_is_parallel, same tp)");
+  return ParallelGatedMLP(std::move(gate_up), std::move(down), options);
 }
 
 MLPForward ParallelGatedMLP::forward_steps(World& world, const PerRank<Matrix>& x, const std::string& label) const {

@@ -104,6 +104,12 @@ int kv_head_of(int q_head, int num_heads, int num_kv_heads) {
   return q_head / (num_heads / num_kv_heads);
 }
 
+QKVShardRows qkv_shard_rows(int num_heads, int num_kv_heads, int head_dim, int p, int rank) {
+  const HeadAssignment a = head_assignment(num_heads, num_kv_heads, p, rank);
+  const Eigen::Index d = head_dim;
+  return {a.q_heads.begin * d, a.q_heads.size() * d, a.kv_heads.begin * d, a.kv_heads.size() * d};
+}
+
 QKVParallelLinear QKVParallelLinear::from_masters(const Matrix& Wq, const Matrix& Wk, const Matrix& Wv,
                                                   const Matrix* bq, const Matrix* bk, const Matrix* bv,
                                                   int num_heads, int num_kv_heads, int p, int head_dim) {
@@ -133,24 +139,48 @@ QKVParallelLinear QKVParallelLinear::from_masters(const Matrix& Wq, const Matrix
     require_bias(*bk, Wk.rows(), "bk");
     require_bias(*bv, Wv.rows(), "bv");
   }
-  const int d = head_dim;
   PerRank<Matrix> weight(p), bias(p);
   for (int r = 0; r < p; ++r) {
-    const HeadAssignment a = head_assignment(num_heads, num_kv_heads, p, r);
-    const Eigen::Index qr = static_cast<Eigen::Index>(a.q_heads.size()) * d;
-    const Eigen::Index kvr = static_cast<Eigen::Index>(a.kv_heads.size()) * d;
-    Matrix W(qr + 2 * kvr, H);
-    W.topRows(qr) = Wq.middleRows(static_cast<Eigen::Index>(a.q_heads.begin) * d, qr);
-    W.middleRows(qr, kvr) = Wk.middleRows(static_cast<Eigen::Index>(a.kv_heads.begin) * d, kvr);
-    W.bottomRows(kvr) = Wv.middleRows(static_cast<Eigen::Index>(a.kv_heads.begin) * d, kvr);
+    const QKVShardRows rows = qkv_shard_rows(num_heads, num_kv_heads, head_dim, p, r);
+    Matrix W(rows.q_rows + 2 * rows.kv_rows, H);
+    W.topRows(rows.q_rows) = Wq.middleRows(rows.q_begin, rows.q_rows);
+    W.middleRows(rows.q_rows, rows.kv_rows) = Wk.middleRows(rows.kv_begin, rows.kv_rows);
+    W.bottomRows(rows.kv_rows) = Wv.middleRows(rows.kv_begin, rows.kv_rows);
     weight[r] = std::move(W);
     if (nb == 3) {
-      Matrix b(1, qr + 2 * kvr);
-      b.leftCols(qr) = bq->middleCols(static_cast<Eigen::Index>(a.q_heads.begin) * d, qr);
-      b.middleCols(qr, kvr) = bk->middleCols(static_cast<Eigen::Index>(a.kv_heads.begin) * d, kvr);
-      b.rightCols(kvr) = bv->middleCols(static_cast<Eigen::Index>(a.kv_heads.begin) * d, kvr);
+      Matrix b(1, rows.q_rows + 2 * rows.kv_rows);
+      b.leftCols(rows.q_rows) = bq->middleCols(rows.q_begin, rows.q_rows);
+      b.middleCols(rows.q_rows, rows.kv_rows) = bk->middleCols(rows.kv_begin, rows.kv_rows);
+      b.rightCols(rows.kv_rows) = bv->middleCols(rows.kv_begin, rows.kv_rows);
       bias[r] = std::move(b);
     }
+  }
+  return from_shards(std::move(weight), std::move(bias), num_heads, num_kv_heads, head_dim);
+}
+
+QKVParallelLinear QKVParallelLinear::from_shards(PerRank<Matrix> weight, PerRank<Matrix> bias, int num_heads,
+                                                 int num_kv_heads, int head_dim) {
+  const int p = weight.size();
+  check_attention_heads(num_heads, num_kv_heads, p);
+  if (head_dim < 1)
+    throw std::invalid_argument("QKVParallelLinear::from_shards: head_dim " + str(head_dim) + " must be >= 1");
+  if (bias.size() != p)
+    throw std::invalid_argument("QKVParallelLinear::from_shards: " + str(p) + " weight shards but " +
+                                str(bias.size()) + " bias shards");
+  const bool with_bias = bias[0].size() > 0;
+  for (int r = 0; r < p; ++r) {
+    const QKVShardRows rows = qkv_shard_rows(num_heads, num_kv_heads, head_dim, p, r);
+    const Eigen::Index want = rows.q_rows + 2 * rows.kv_rows;
+    if (weight[r].rows() != want || weight[r].cols() != weight[0].cols() || weight[0].cols() < 1)
+      throw std::invalid_argument("QKVParallelLinear::from_shards: the shard on rank " + str(r) + " is " +
+                                  shape_string(weight[r]) + ", expected " + shape_string(want, weight[0].cols()) +
+                                  " = ((" + str(rows.q_rows / head_dim) + " query + 2 * " +
+                                  str(rows.kv_rows / head_dim) + " KV heads) * head_dim " + str(head_dim) +
+                                  ", hidden)");
+    if (with_bias ? (bias[r].rows() != 1 || bias[r].cols() != want) : bias[r].size() != 0)
+      throw std::invalid_argument("QKVParallelLinear::from_shards: the bias on rank " + str(r) + " is " +
+                                  shape_string(bias[r]) + "; it must be " + shape_string(1, want) +
+                                  " on every rank, or (0, 0) on every rank");
   }
   return QKVParallelLinear(std::move(weight), std::move(bias), num_heads, num_kv_heads, head_dim);
 }

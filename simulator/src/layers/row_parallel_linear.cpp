@@ -60,11 +60,26 @@ Matrix add_bias_rows(const Matrix& y, const Matrix& b) {
 
 RowParallelLinear RowParallelLinear::from_master(const Matrix& W, const Matrix* bias, int p,
                                                  RowParallelOptions options) {
-  const std::string what = "RowParallelLinear " + shape_string(W);
   const auto cols = tp_divide(W.cols(), p, "in_features");
-  if (bias != nullptr && (bias->rows() != 1 || bias->cols() != W.rows()))
+  auto w = make_per_rank(p, [&](int r) -> Matrix { return W.middleCols(r * cols, cols); });
+  return from_shards(std::move(w), bias, options);
+}
+
+RowParallelLinear RowParallelLinear::from_shards(PerRank<Matrix> weight, const Matrix* bias,
+                                                 RowParallelOptions options) {
+  if (weight.size() < 1)
+    throw std::invalid_argument("RowParallelLinear::from_shards: no shards given; need one per rank, p >= 1");
+  for (int r = 1; r < weight.size(); ++r)
+    if (weight[r].rows() != weight[0].rows() || weight[r].cols() != weight[0].cols())
+      throw std::invalid_argument("RowParallelLinear::from_shards: the shard on rank " + std::to_string(r) + " is " +
+                                  shape_string(weight[r]) + " but rank 0 holds " + shape_string(weight[0]) +
+                                  "; every rank holds (out, in/p)");
+  const std::string what =
+      "RowParallelLinear " + shape_string(weight[0].rows(), weight[0].cols() * weight.size());
+  if (bias != nullptr && (bias->rows() != 1 || bias->cols() != weight[0].rows()))
     throw std::invalid_argument(what + ": bias is " + shape_string(*bias) + " but W has out_features " +
-                                std::to_string(W.rows()) + "; the bias must be (1, " + std::to_string(W.rows()) + ")");
+                                std::to_string(weight[0].rows()) + "; the bias must be (1, " +
+                                std::to_string(weight[0].rows()) + ")");
   if (bias != nullptr && !options.reduce_results && !options.skip_bias_add &&
       options.bias_placement == BiasPlacement::AfterReduce)
     throw std::invalid_argument(what +
@@ -72,8 +87,8 @@ RowParallelLinear RowParallelLinear::from_master(const Matrix& W, const Matrix* 
                                 "to add the bias after; set skip_bias_add (add bias() after your own reduce) "
                                 "or use rank0-before-reduce");
   if (options.order == ReduceOrder::Tree) {
-    atp::tree_split(W.cols(), options.tree_segments, what + ", tree order");
-    atp::check_tree_tp(options.tree_segments, p, what + ", tree order");
+    atp::tree_split(weight[0].cols() * weight.size(), options.tree_segments, what + ", tree order");
+    atp::check_tree_tp(options.tree_segments, weight.size(), what + ", tree order");
     if (bias != nullptr && !options.skip_bias_add && options.bias_placement == BiasPlacement::Rank0BeforeReduce)
       throw std::invalid_argument(what +
                                   ": the tree order adds the bias after the root; rank0-before-reduce would put it "
@@ -88,13 +103,12 @@ RowParallelLinear RowParallelLinear::from_master(const Matrix& W, const Matrix* 
       throw std::invalid_argument(what + ": sequence_parallel reduce-scatters in rank-order or tree order; the ring "
                                          "order has no reduce-scatter form here");
   }
-  auto w = make_per_rank(p, [&](int r) -> Matrix { return W.middleCols(r * cols, cols); });
-  return RowParallelLinear(std::move(w), bias ? *bias : Matrix(), options);
+  return RowParallelLinear(std::move(weight), bias ? *bias : Matrix(), options);
 }
 
 RowParallelLinear::RowParallelLinear(PerRank<Matrix> weight, Matrix bias, RowParallelOptions options)
     : weight_(std::move(weight)), bias_(std::move(bias)), options_(options), segments_(weight_.size()) {
-  // Tree: each rank's columns are S/p whole segments (checked in from_master); cut them once.
+  // Tree: each rank's columns are S/p whole segments (checked in from_shards); cut them once.
   if (options_.order == ReduceOrder::Tree)
     for (int r = 0; r < weight_.size(); ++r)
       segments_[r] = atp::split_segments(weight_[r], options_.tree_segments / weight_.size());

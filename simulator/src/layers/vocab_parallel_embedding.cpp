@@ -62,6 +62,26 @@ Matrix vocab_shard(const Matrix& table, int p, int r) {
   return shard;
 }
 
+Matrix vocab_shard_from_rows(const Matrix& rows, std::int64_t V, int p, int r) {
+  const VocabRange range = vocab_range(V, p, r);
+  const std::int64_t n = vocab_per_rank(V, p);
+  if (rows.rows() != range.size() || (rows.cols() < 1 && range.size() > 0))
+    throw std::invalid_argument("vocab_shard_from_rows: rank " + std::to_string(r) + " owns ids [" +
+                                std::to_string(range.start) + ", " + std::to_string(range.end) + ") but got rows " +
+                                shape_string(rows));
+  Matrix shard = Matrix::Zero(n, rows.cols());  // +0.0f padding rows
+  shard.topRows(range.size()) = rows;
+  return shard;
+}
+
+void check_vocab_shard(const Matrix& shard, std::int64_t V, int p, int r, const std::string& what) {
+  const std::int64_t n = vocab_per_rank(V, p);
+  if (shard.rows() != n || shard.cols() < 1)
+    throw std::invalid_argument(what + ": the shard on rank " + std::to_string(r) + " is " + shape_string(shard) +
+                                " but must be (V_pad / p, H) = (" + std::to_string(n) +
+                                ", H) for V = " + std::to_string(V) + " and p = " + std::to_string(p));
+}
+
 Matrix embedding_lookup(const Matrix& table, const std::vector<std::int64_t>& ids) {
   check_token_ids(ids, table.rows());
   Matrix out(static_cast<Eigen::Index>(ids.size()), table.cols());
@@ -74,8 +94,21 @@ VocabParallelEmbedding VocabParallelEmbedding::from_master(const Matrix& table, 
     throw std::invalid_argument("VocabParallelEmbedding: the table " + shape_string(table) +
                                 " must have at least one row (V) and one column (H)");
   vocab_per_rank(table.rows(), p);  // throws with V, V_pad, p and the valid tp
-  auto shards = make_per_rank(p, [&](int r) -> Matrix { return vocab_shard(table, p, r); });
-  return VocabParallelEmbedding(std::make_shared<const PerRank<Matrix>>(std::move(shards)), table.rows(), order);
+  return from_shards(make_per_rank(p, [&](int r) -> Matrix { return vocab_shard(table, p, r); }), table.rows(),
+                     order);
+}
+
+VocabParallelEmbedding VocabParallelEmbedding::from_shards(PerRank<Matrix> shards, std::int64_t V,
+                                                           ReduceOrder order) {
+  const int p = shards.size();
+  vocab_per_rank(V, p);
+  for (int r = 0; r < p; ++r) {
+    check_vocab_shard(shards[r], V, p, r, "VocabParallelEmbedding");
+    if (shards[r].cols() != shards[0].cols())
+      throw std::invalid_argument("VocabParallelEmbedding: rank " + std::to_string(r) + " holds " +
+                                  shape_string(shards[r]) + " but rank 0 holds " + shape_string(shards[0]));
+  }
+  return VocabParallelEmbedding(std::make_shared<const PerRank<Matrix>>(std::move(shards)), V, order);
 }
 
 PerRank<Matrix> VocabParallelEmbedding::masks(const std::vector<std::int64_t>& ids) const {

@@ -66,4 +66,22 @@ void narrate(World& world, const std::string& title, const PerRank<Matrix>& x);
 /// Prints one line of text, if the world narrates; otherwise nothing.
 void narrate_text(World& world, const std::string& line);
 
+/// Silences a world's narrator for one scope and restores it (same stream,
+/// same options) at the end: a decoder narrates its first block in full and
+/// runs the others quietly. Does nothing when the world does not narrate.
+class NarrationPause {
+ public:
+  /// Turns `world`'s narration off until destruction.
+  explicit NarrationPause(World& world);
+  /// Turns it back on if it was on.
+  ~NarrationPause();
+  NarrationPause(const NarrationPause&) = delete;             ///< One pause per scope.
+  NarrationPause& operator=(const NarrationPause&) = delete;  ///< One pause per scope.
+
+ private:
+  World* world_;
+  std::ostream* out_ = nullptr;
+  NarrateOptions options_;
+};
+
 }  // namespace atp::sim

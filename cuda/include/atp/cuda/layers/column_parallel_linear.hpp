@@ -36,6 +36,11 @@ class ColumnParallelLinear {
                                           atp::sim::ColumnParallelOptions options = {});
   /// Uploads shards already sliced on the host (rank `rank` of the simulator's layer).
   static ColumnParallelLinear from_sim(const atp::sim::ColumnParallelLinear& layer, int rank);
+  /// Uploads this rank's shard read elsewhere (chapter 7's checkpoint reader):
+  /// W_r (out/p, in), b_r (1, out/p) or nullptr.
+  /// \throws std::invalid_argument naming rank and p, or the shapes.
+  static ColumnParallelLinear from_shard(const Matrix& W_r, const Matrix* b_r, int rank, int p,
+                                         atp::sim::ColumnParallelOptions options = {});
 
   /// This rank.
   int rank() const { return rank_; }
@@ -78,6 +83,12 @@ class MergedColumnParallelLinear {
   static MergedColumnParallelLinear from_masters(const std::vector<Matrix>& Ws,
                                                  const std::vector<const Matrix*>& biases, int rank, int p,
                                                  atp::sim::ColumnParallelOptions options = {});
+  /// Uploads this rank's stacked shard read elsewhere: W_r (sum_i out_i/p, in)
+  /// holding its slice of each master in order, b_r likewise or nullptr.
+  /// \throws std::invalid_argument naming the sizes if p does not divide an out_i or W_r does not stack them.
+  static MergedColumnParallelLinear from_shard(const Matrix& W_r, const Matrix* b_r,
+                                               std::vector<Eigen::Index> output_sizes, int rank, int p,
+                                               atp::sim::ColumnParallelOptions options = {});
   /// This rank.
   int rank() const { return layer_.rank(); }
   /// Tensor-parallel size p.

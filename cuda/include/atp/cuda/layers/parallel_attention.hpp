@@ -14,16 +14,24 @@
 /// so every score, probability and context element has the simulator's bits;
 /// the output projection is the GPU RowParallelLinear with AllReduceForm
 /// RankOrder (or Ring), bitwise equal to the simulator's same order.
-/// With sequence_parallel, x is this rank's tokens and one all-gather along
-/// rows comes before the QKV projection; the output projection reduce-scatters.
-/// Left out: KV caches across steps, flash-style fused kernels, rotary positions.
+/// A decoder (chapter 7) passes a DecodeContext, as on the simulator: q and k
+/// rotated by the RotaryEmbedding after the projection, k and v appended to
+/// this rank's KVCache, every cached position attended with the causal mask
+/// shifted by the positions already cached (launch_attention_scale_mask's
+/// query_offset).
+/// With sequence_parallel (chapter 12), x is this rank's tokens and one
+/// all-gather along rows comes before the QKV projection; the output
+/// projection reduce-scatters.
+/// Left out: flash-style fused kernels, paged caches.
 #pragma once
 
 #include "atp/attention_weights.hpp"
 #include "atp/cuda/collectives.hpp"
 #include "atp/cuda/communicator.hpp"
 #include "atp/cuda/device_buffer.hpp"
+#include "atp/cuda/layers/kv_cache.hpp"
 #include "atp/cuda/layers/qkv_parallel_linear.hpp"
+#include "atp/cuda/layers/rotary_embedding.hpp"
 #include "atp/cuda/layers/row_parallel_linear.hpp"
 
 namespace atp::cuda {
@@ -36,6 +44,13 @@ struct ParallelAttentionOptions {
   bool sequence_parallel = false;                 ///< x and out are this rank's tokens (T/p, H) (chapter 12)
 };
 
+/// What a decoder adds to self-attention on this rank: rotary positions and a KV cache.
+struct DecodeContext {
+  const RotaryEmbedding* rotary = nullptr;  ///< rotate q and k per head (nullptr: no rotary)
+  KVCache* cache = nullptr;                 ///< append k, v and attend over every cached position (nullptr: x's tokens only)
+  int position = 0;                         ///< position of x's first token without a cache (with one: cache->length())
+};
+
 /// Rank r's part of the attention layer, on the device.
 class ParallelAttention {
  public:
@@ -43,6 +58,10 @@ class ParallelAttention {
   /// \throws std::invalid_argument as atp::sim::ParallelAttention::from_masters, or naming rank and p.
   static ParallelAttention from_masters(const AttentionWeights& w, int num_heads, int num_kv_heads, int rank, int p,
                                         ParallelAttentionOptions options = {}, int head_dim = 0);
+  /// Assembles this rank's layer from a QKV projection and an output projection built elsewhere.
+  /// \throws std::invalid_argument unless out_proj is (H, nH d) on the same rank and p.
+  static ParallelAttention from_parts(QKVParallelLinear qkv, RowParallelLinear out_proj,
+                                      ParallelAttentionOptions options = {});
 
   /// The Q/K/V projection.
   const QKVParallelLinear& qkv() const { return qkv_; }
@@ -60,14 +79,18 @@ class ParallelAttention {
     DeviceMatrix out;              ///< (T, H): after the all-reduce and bo
   };
 
-  /// x (T, H), the same on every rank (sequence_parallel: this rank's (T/p, H)). Returns once finished.
-  Steps forward_steps(Communicator& comm, const DeviceMatrix& x) const;
-  /// forward_steps(...).out.
-  DeviceMatrix forward(Communicator& comm, const DeviceMatrix& x) const;
+  /// x (T, H), the same on every rank (sequence_parallel: this rank's (T/p, H)). Returns once finished. With a
+  /// DecodeContext: rotary, cache appended and attended (then qkv.k, qkv.v and
+  /// probs cover every cached position).
+  Steps forward_steps(Communicator& comm, const DeviceMatrix& x, const DecodeContext& context = {}) const;
+  /// The output of forward_steps (the same bits), without the inspection-only partial sum.
+  DeviceMatrix forward(Communicator& comm, const DeviceMatrix& x, const DecodeContext& context = {}) const;
 
  private:
   ParallelAttention(QKVParallelLinear qkv, RowParallelLinear out_proj, ParallelAttentionOptions options)
       : qkv_(std::move(qkv)), out_proj_(std::move(out_proj)), options_(options) {}
+  /// The shared path: projection, rotary, cache, local attention, output projection; fills `steps` if given.
+  DeviceMatrix run(Communicator& comm, const DeviceMatrix& x, const DecodeContext& context, Steps* steps) const;
   QKVParallelLinear qkv_;
   RowParallelLinear out_proj_;
   ParallelAttentionOptions options_;

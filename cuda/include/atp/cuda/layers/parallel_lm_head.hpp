@@ -35,6 +35,9 @@ class ParallelLMHead {
   /// Rank `rank` of p: uploads rows [rank n, (rank+1) n) of the zero-padded W (V, H).
   /// \throws std::invalid_argument as atp::sim::ParallelLMHead::from_master, or for a bad rank.
   static ParallelLMHead from_master(const Matrix& W, int rank, int p);
+  /// Uploads this rank's shard read elsewhere (atp::sim::vocab_shard_from_rows): (V_pad / p, H).
+  /// \throws std::invalid_argument as atp::sim::check_vocab_shard, or for a bad rank.
+  static ParallelLMHead from_shard(const Matrix& shard, std::int64_t V, int rank, int p);
   /// Tied weights: the embedding's device shard, shared, not copied.
   static ParallelLMHead tied(const VocabParallelEmbedding& embedding);
 

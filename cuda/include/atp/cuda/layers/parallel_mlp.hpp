@@ -66,6 +66,9 @@ class ParallelMLP {
   /// \throws std::invalid_argument as atp::sim::ParallelMLP::from_master, or naming rank and p.
   static ParallelMLP from_master(const Matrix& W_up, const Matrix& b_up, const Matrix& W_down, const Matrix& b_down,
                                  int rank, int p, ParallelMLPOptions options = {});
+  /// Assembles this rank's MLP from layers built elsewhere (from its shards).
+  /// \throws std::invalid_argument unless up (I/p rows) and down (I/p columns) fit, on the same rank and p.
+  static ParallelMLP from_parts(ColumnParallelLinear up, RowParallelLinear down, ParallelMLPOptions options = {});
   /// This rank.
   int rank() const { return up_.rank(); }
   /// Tensor-parallel size p.
@@ -97,6 +100,10 @@ class ParallelGatedMLP {
   /// \throws std::invalid_argument as atp::sim::ParallelGatedMLP::from_master, or naming rank and p.
   static ParallelGatedMLP from_master(const Matrix& W_gate, const Matrix& W_up, const Matrix& W_down, int rank, int p,
                                       ParallelMLPOptions options = {});
+  /// Assembles this rank's gated MLP from layers built elsewhere: gate_up merges gate and up of size I.
+  /// \throws std::invalid_argument unless the sizes fit, on the same rank and p.
+  static ParallelGatedMLP from_parts(MergedColumnParallelLinear gate_up, RowParallelLinear down,
+                                     ParallelMLPOptions options = {});
   /// This rank.
   int rank() const { return gate_up_.rank(); }
   /// Tensor-parallel size p.

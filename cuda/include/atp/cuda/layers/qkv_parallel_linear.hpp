@@ -29,6 +29,11 @@ class QKVParallelLinear {
   static QKVParallelLinear from_masters(const Matrix& Wq, const Matrix& Wk, const Matrix& Wv, const Matrix* bq,
                                         const Matrix* bk, const Matrix* bv, int num_heads, int num_kv_heads,
                                         int rank, int p, int head_dim = 0);
+  /// Uploads this rank's stacked shard read elsewhere: W_r ((nH/p + 2 nKV_r) d, H)
+  /// as atp::sim::qkv_shard_rows describes, b_r (1, that) or nullptr.
+  /// \throws std::invalid_argument as atp::sim::QKVParallelLinear::from_shards for this rank.
+  static QKVParallelLinear from_shard(const Matrix& W_r, const Matrix* b_r, int num_heads, int num_kv_heads,
+                                      int head_dim, int rank, int p);
 
   /// This rank.
   int rank() const { return assignment_.rank; }

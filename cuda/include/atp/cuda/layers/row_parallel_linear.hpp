@@ -54,6 +54,10 @@ class RowParallelLinear {
   ///         with AllReduceForm::Native (its reduce-scatter would be NCCL's order).
   static RowParallelLinear from_master(const Matrix& W, const Matrix* bias, int rank, int p,
                                        RowParallelOptions options = {});
+  /// Uploads this rank's shard read elsewhere: W_r (out, in/p) and the whole bias (1, out) or nullptr.
+  /// \throws std::invalid_argument naming rank, p or the shapes, and as from_master for the options.
+  static RowParallelLinear from_shard(const Matrix& W_r, const Matrix* bias, int rank, int p,
+                                      RowParallelOptions options = {});
 
   /// This rank.
   int rank() const { return rank_; }

@@ -34,6 +34,9 @@ class VocabParallelEmbedding {
   /// Rank `rank` of p: uploads rows [rank n, (rank+1) n) of the zero-padded table (V, H).
   /// \throws std::invalid_argument as atp::sim::VocabParallelEmbedding::from_master, or for a bad rank.
   static VocabParallelEmbedding from_master(const Matrix& table, int rank, int p);
+  /// Uploads this rank's shard read elsewhere (atp::sim::vocab_shard_from_rows): (V_pad / p, H).
+  /// \throws std::invalid_argument as atp::sim::check_vocab_shard, or for a bad rank.
+  static VocabParallelEmbedding from_shard(const Matrix& shard, std::int64_t V, int rank, int p);
 
   /// This rank.
   int rank() const { return rank_; }

@@ -118,6 +118,14 @@ class MergedColumnParallelLinear {
   static MergedColumnParallelLinear from_masters(const std::vector<Matrix>& Ws,
                                                  const std::vector<const Matrix*>& biases, int p,
                                                  ColumnParallelOptions options = {});
+  /// Wraps stacked shards read elsewhere: weight[r] (sum_i out_i/p, in) holding
+  /// rank r's slice of each master in order, bias[r] likewise or (0, 0) on
+  /// every rank; `output_sizes` are the masters' out_i.
+  /// \throws std::invalid_argument naming the sizes if p does not divide an
+  ///         out_i or the shards do not stack to sum_i out_i/p rows.
+  static MergedColumnParallelLinear from_shards(PerRank<Matrix> weight, PerRank<Matrix> bias,
+                                                std::vector<Eigen::Index> output_sizes,
+                                                ColumnParallelOptions options = {});
 
   /// Tensor-parallel size p.
   int p() const { return layer_.p(); }

@@ -85,6 +85,9 @@ class ParallelLMHead {
   /// Pads W (V, H) with zero rows to V_pad and gives rank r rows [r n, (r+1) n).
   /// \throws std::invalid_argument as VocabParallelEmbedding::from_master.
   static ParallelLMHead from_master(const Matrix& W, int p);
+  /// Wraps shards read elsewhere: shards[r] (V_pad / p, H) (vocab_shard_from_rows()).
+  /// \throws std::invalid_argument as check_vocab_shard for every rank.
+  static ParallelLMHead from_shards(PerRank<Matrix> shards, std::int64_t V);
   /// Tied weights: shares the embedding's shards (the same storage, not a copy).
   static ParallelLMHead tied(const VocabParallelEmbedding& embedding);
 

@@ -72,6 +72,10 @@ class ParallelMLP {
   /// the intermediate size and the valid tp unless p divides I, or naming the shapes if they disagree.
   static ParallelMLP from_master(const Matrix& W_up, const Matrix& b_up, const Matrix& W_down, const Matrix& b_down,
                                  int p, ParallelMLPOptions options = {});
+  /// Assembles the MLP from layers built elsewhere (from shards read per rank).
+  /// \throws std::invalid_argument unless up is (I, H) and down (H, I) on the same p,
+  ///         up without gather_output and down with input_is_parallel.
+  static ParallelMLP from_parts(ColumnParallelLinear up, RowParallelLinear down, ParallelMLPOptions options = {});
 
   /// Number of ranks.
   int p() const { return up_.p(); }
@@ -113,6 +117,11 @@ class ParallelGatedMLP {
   /// or naming the shapes if W_gate and W_up differ or W_down does not fit.
   static ParallelGatedMLP from_master(const Matrix& W_gate, const Matrix& W_up, const Matrix& W_down, int p,
                                       ParallelMLPOptions options = {});
+  /// Assembles the gated MLP from layers built elsewhere: gate_up merges two
+  /// outputs of size I (gate, then up), down is (H, I) on the same p.
+  /// \throws std::invalid_argument naming the sizes otherwise.
+  static ParallelGatedMLP from_parts(MergedColumnParallelLinear gate_up, RowParallelLinear down,
+                                     ParallelMLPOptions options = {});
 
   /// Number of ranks.
   int p() const { return gate_up_.p(); }

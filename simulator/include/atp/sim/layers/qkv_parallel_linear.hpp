@@ -69,6 +69,19 @@ HeadAssignment head_assignment(int num_heads, int num_kv_heads, int p, int rank)
 /// The KV head that query head h reads: h / (nH / nKV).
 int kv_head_of(int q_head, int num_heads, int num_kv_heads);
 
+/// The master rows rank r's stacked shard is made of: rows [q_begin, q_begin
+/// + q_rows) of Wq, then rows [kv_begin, kv_begin + kv_rows) of Wk and of Wv.
+struct QKVShardRows {
+  Eigen::Index q_begin = 0;   ///< first Wq row (its first query head times d)
+  Eigen::Index q_rows = 0;    ///< nH/p * d
+  Eigen::Index kv_begin = 0;  ///< first Wk (and Wv) row
+  Eigen::Index kv_rows = 0;   ///< nKV_r * d
+};
+
+/// Rank r's rows of the masters (head_assignment() times d): what
+/// from_masters stacks and what a checkpoint reader reads for rank r.
+QKVShardRows qkv_shard_rows(int num_heads, int num_kv_heads, int head_dim, int p, int rank);
+
 /// The query, key and value projections, column-parallel by heads.
 class QKVParallelLinear {
  public:
@@ -81,6 +94,13 @@ class QKVParallelLinear {
   static QKVParallelLinear from_masters(const Matrix& Wq, const Matrix& Wk, const Matrix& Wv, const Matrix* bq,
                                         const Matrix* bk, const Matrix* bv, int num_heads, int num_kv_heads, int p,
                                         int head_dim = 0);
+  /// Wraps stacked shards read elsewhere: weight[r] ((nH/p + 2 nKV_r) d, H) as
+  /// qkv_shard_rows() describes, bias[r] (1, that) or (0, 0) on every rank.
+  /// from_masters slices and then calls this.
+  /// \throws std::invalid_argument for an invalid head/tp combination or a
+  ///         shard of the wrong shape (names the rank, the shape and the expected one).
+  static QKVParallelLinear from_shards(PerRank<Matrix> weight, PerRank<Matrix> bias, int num_heads, int num_kv_heads,
+                                       int head_dim);
 
   /// Tensor-parallel size p.
   int p() const { return weight_.size(); }

@@ -105,6 +105,12 @@ class RowParallelLinear {
   ///         p-dependent place). With sequence_parallel: unless
   ///         input_is_parallel and reduce_results, and for ReduceOrder::Ring.
   static RowParallelLinear from_master(const Matrix& W, const Matrix* bias, int p, RowParallelOptions options = {});
+  /// Wraps shards read elsewhere (each rank its own columns, chapter 7's
+  /// checkpoint reader): weight[r] (out, in/p), the same shape on every rank;
+  /// bias (1, out) or nullptr. from_master slices and then calls this.
+  /// \throws std::invalid_argument naming the rank and shapes if the shards
+  ///         disagree, and as from_master for the bias and options.
+  static RowParallelLinear from_shards(PerRank<Matrix> weight, const Matrix* bias, RowParallelOptions options = {});
 
   /// Tensor-parallel size p.
   int p() const { return weight_.size(); }

@@ -90,6 +90,16 @@ void check_token_ids(const std::vector<std::int64_t>& ids, std::int64_t V);
 /// \throws std::invalid_argument as vocab_per_rank, or for an empty table or a bad rank.
 Matrix vocab_shard(const Matrix& table, int p, int r);
 
+/// Rank r's shard from its real rows alone: `rows` (range.size(), H) are
+/// rows [start_r, end_r) of the table (read by rank r from a checkpoint),
+/// followed by +0.0f padding up to n = V_pad / p rows, as vocab_shard().
+/// \throws std::invalid_argument as vocab_range, or if `rows` is not (end_r - start_r, H).
+Matrix vocab_shard_from_rows(const Matrix& rows, std::int64_t V, int p, int r);
+
+/// Checks one rank's shard: (V_pad / p, H) with H >= 1.
+/// \throws std::invalid_argument naming the rank, its shape and the expected one.
+void check_vocab_shard(const Matrix& shard, std::int64_t V, int p, int r, const std::string& what);
+
 /// The embedding table split by vocabulary across p ranks (Megatron-LM's and
 /// vLLM's VocabParallelEmbedding).
 class VocabParallelEmbedding {
@@ -99,6 +109,11 @@ class VocabParallelEmbedding {
   /// \throws std::invalid_argument if the table is empty or p does not divide V_pad
   ///         (the message names V, V_pad, p and the valid p).
   static VocabParallelEmbedding from_master(const Matrix& table, int p, ReduceOrder order = ReduceOrder::RankOrder);
+  /// Wraps shards read elsewhere: shards[r] (V_pad / p, H), made by
+  /// vocab_shard() or vocab_shard_from_rows(). from_master slices and then calls this.
+  /// \throws std::invalid_argument as check_vocab_shard for every rank.
+  static VocabParallelEmbedding from_shards(PerRank<Matrix> shards, std::int64_t V,
+                                            ReduceOrder order = ReduceOrder::RankOrder);
 
   /// tp size p.
   int p() const { return weight_->size(); }
