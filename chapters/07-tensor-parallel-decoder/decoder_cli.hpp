@@ -39,7 +39,7 @@ struct RunOptions {
   int steps = 24;                                 ///< tokens to generate
   int tp = 4;                                     ///< ranks
   std::uint64_t seed = 2026;                      ///< recorded (the weights come from the checkpoint)
-  std::string reduce_order = "rank-order";        ///< every all-reduce's order
+  std::string reduce_order = "rank-order";        ///< every all-reduce's order ("tree": chapter 11's invariant order)
   std::string logits = "all-gather";              ///< the LM head's collective
   std::string dump;                               ///< dump directory
 };
@@ -60,9 +60,16 @@ inline void add_run_options(CLI::App& app, RunOptions& o) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--seed", o.seed, "recorded in the dump; the weights come from the checkpoint")->capture_default_str();
-  app.add_option("--reduce-order", o.reduce_order, "order of every all-reduce")
-      ->check(CLI::IsMember({"rank-order", "ring"}))
-      ->capture_default_str();
+  auto* order = app.add_option("--reduce-order", o.reduce_order,
+                                "order of every all-reduce (tree: the blocked tree order of chapter 11)")
+                    ->check(CLI::IsMember({"rank-order", "ring", "tree"}))
+                    ->capture_default_str();
+  // --invariant is the name the book uses for the tree order: the same bits at every tp (chapter 11).
+  app.add_flag_callback("--invariant", [&o] { o.reduce_order = "tree"; },
+                        "bit-invariant TP (chapter 11): every row-parallel sum in the blocked tree order of S = 8 "
+                        "segments, the FFN padded to a multiple of 8; the same bits at tp 1, 2, 4, 8 "
+                        "(= --reduce-order tree)")
+      ->excludes(order);
   app.add_option("--logits", o.logits, "the LM head's collective: all-gather (every rank) or gather (rank 0)")
       ->check(CLI::IsMember({"all-gather", "gather"}))
       ->capture_default_str();
