@@ -222,10 +222,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_decoder: --repetitions %d must be >= 1\n", repetitions);
     return 2;
   }
+  // The times are the calling thread's CPU time: run with ATP_THREADS=1 so the matmul's workers are not missed.
   std::printf("bench_decoder: chapter 7's decoder on p simulated ranks against a dense single-device decoder,\n"
-              "one thread (the matmul is single-threaded), %s\n\n", atp::detail::matmul_has_avx2_kernel()
-                                                                     ? "AVX2+FMA matmul kernel"
-                                                                     : "portable matmul kernel");
+              "matmul on up to %d thread(s) (ATP_THREADS=1 for the single-thread numbers), kernel %s\n\n",
+              atp::detail::matmul_threads(),
+              atp::detail::matmul_kernel_description(atp::detail::matmul_kernel_in_use()).c_str());
   const sim::Checkpoint fortune = sim::Checkpoint::open(ATP_SOURCE_DIR "/data/fortune-llama.bin");
   bench_model("fortune-llama", fortune, {1, 84, 104, 101, 32}, 32, repetitions);
   sim::DecoderConfig big;
