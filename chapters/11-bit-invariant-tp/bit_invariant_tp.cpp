@@ -7,7 +7,8 @@
 /// in bytes, steps and additions, and its accuracy.
 ///
 /// Run: `atp-ch11-bit-invariant-tp [--tp 4] [--tokens 8] [--hidden 96] [--intermediate 192]
-///       [--heads 24] [--kv-heads 24] [--vocab 200] [--segments 8] [--seed 2026] [--narrate] [--dump DIR]`
+///       [--heads 24] [--kv-heads 24] [--vocab 200] [--segments 8] [--seed 2026] [--narrate] [--dump DIR]
+///       [--decoder-steps 4] [--checkpoint data/fortune-llama.bin]`
 ///
 /// Legend: T = tokens, H = hidden, I = intermediate, V = vocabulary, S = tree
 /// segments, p = ranks. Dumped tensors (at --tp, tree order; the GPU worker
@@ -19,8 +20,13 @@
 ///     log_probs.rank<r> (T, V_pad/p), padding ids -inf
 ///     ordinary_swiglu_output.rank<r> (T, H): the same MLP in rank order
 ///     dense_tree_swiglu_output (T, H): atp::linear_tree on one device
+///     decoder_generated, decoder_logits, decoder_log_probs.rank<r>: chapter 7's
+///         checkpoint in the tree order (invariant_decoder.hpp), with --decoder-steps > 0
 ///
-/// Leaves out: the GPU half (bit_invariant_tp_gpu.cpp), the decoder (chapter 7's checkpoint).
+/// Leaves out: the GPU half (bit_invariant_tp_gpu.cpp), chapter 7's reports
+/// (atp-ch07-tensor-parallel-decoder --invariant --all-tp prints them).
+#include "decoder_section.hpp"
+#include "invariant_decoder.hpp"
 #include "invariant_masters.hpp"
 #include "invariant_pipeline.hpp"
 
@@ -244,10 +250,12 @@ void accuracy(const atp::ch11::InvariantMasters& m, const Pipeline& tree, const 
 }
 
 void dump_run(const std::string& dir, const Sizes& s, std::uint64_t seed, int p,
-              const atp::ch11::InvariantMasters& m, const Pipeline& tree, const Pipeline& ordinary) {
+              const atp::ch11::InvariantMasters& m, const Pipeline& tree, const Pipeline& ordinary,
+              int decoder_steps, const std::string& checkpoint) {
   sim::Dumper d(dir, nlohmann::json{{"chapter", 11}, {"p", p}, {"tokens", s.T}, {"hidden", s.H},
                                     {"intermediate", s.I}, {"heads", s.heads}, {"kv_heads", s.kv_heads},
-                                    {"vocab", s.V}, {"segments", s.segments}, {"seed", seed}});
+                                    {"vocab", s.V}, {"segments", s.segments}, {"seed", seed},
+                                    {"decoder_steps", decoder_steps}, {"checkpoint", checkpoint}});
   d.add("x", m.x, "input");
   for (const auto& [name, w] : {std::pair{"W_gate", &m.W_gate}, {"W_up", &m.W_up}, {"b_up", &m.b_up},
                                 {"W_down", &m.W_down}, {"b_down", &m.b_down}, {"W_lm", &m.W_lm}, {"Wq", &m.attn.Wq},
@@ -263,6 +271,8 @@ void dump_run(const std::string& dir, const Sizes& s, std::uint64_t seed, int p,
   Matrix gu(m.x.rows(), 2 * s.I);
   gu << atp::linear(m.x, m.W_gate, nullptr), atp::linear(m.x, m.W_up, nullptr);
   d.add("dense_tree_swiglu_output", atp::linear_tree(sim::swiglu(gu), m.W_down, nullptr, s.segments), "reference");
+  if (decoder_steps > 0)
+    atp::ch11::dump_decoder_run(d, atp::ch11::run_invariant_decoder(checkpoint, p, decoder_steps, s.segments));
   d.finish();
   std::printf("Wrote the dump to %s\n", dir.c_str());
 }
@@ -276,6 +286,8 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 2026;
   bool narrate = false;
   std::string dump_dir;
+  int decoder_steps = 4;
+  std::string checkpoint = atp::ch11::kDecoderCheckpoint;
   app.add_option("--tp", p, "number of ranks p for the detailed sections (the sweeps run 1, 2, 4, 8)")
       ->check(CLI::Range(1, 64));
   app.add_option("--tokens", s.T, "tokens T")->check(CLI::Range(1, 1024));
@@ -289,6 +301,11 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "seed of the counter-based generator");
   app.add_flag("--narrate", narrate, "print what every rank holds at every step of the tree-ordered MLP");
   app.add_option("--dump", dump_dir, "write the tree-order run at --tp as .npy plus manifest.json into this folder");
+  app.add_option("--decoder-steps", decoder_steps,
+                 "greedy steps of chapter 7's decoder in the tree order on --checkpoint (0: skip section 7)")
+      ->check(CLI::Range(0, 200))
+      ->capture_default_str();
+  app.add_option("--checkpoint", checkpoint, "chapter 7's checkpoint for section 7")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -315,9 +332,13 @@ int main(int argc, char** argv) {
     const Pipeline tree = atp::ch11::run_pipeline(wt, m, s, sim::ReduceOrder::Tree);
     const Pipeline ordinary = atp::ch11::run_pipeline(wo, m, s, sim::ReduceOrder::RankOrder);
     accuracy(m, tree, ordinary);
+    if (decoder_steps > 0 && !atp::ch11::print_decoder_invariance(checkpoint, decoder_steps, s.segments)) {
+      std::fprintf(stderr, "error: the tree-ordered decoder gave different bits at different tp (section 7)\n");
+      return 1;
+    }
     if (!dump_dir.empty()) {
       if (!why.empty()) throw std::invalid_argument("--dump needs a tp the tree order admits: " + why);
-      dump_run(dump_dir, s, seed, p, m, tree, ordinary);
+      dump_run(dump_dir, s, seed, p, m, tree, ordinary, decoder_steps, checkpoint);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -5,14 +5,19 @@
 /// names, so atp-compare can check every bit.
 ///
 /// Run: `atp-launch -p 4 -- atp-ch11-bit-invariant-tp-gpu [--tokens 8] [--hidden 96] [--intermediate 192]
-///       [--heads 24] [--kv-heads 24] [--vocab 200] [--segments 8] [--seed 2026] [--dump DIR] [--bench]`
+///       [--heads 24] [--kv-heads 24] [--vocab 200] [--segments 8] [--seed 2026] [--dump DIR] [--bench]
+///       [--decoder-steps 4] [--checkpoint data/fortune-llama.bin]`
 ///
 /// Legend as bit_invariant_tp.cpp. Each rank writes DIR/rank<r>/; rank 0 also
 /// writes the masters. --bench times the tree-ordered and the canonical
 /// down projection and all-reduce on this GPU (cudaEvent, median of 50) and
-/// prints the ratios, for the price table of the chapter README.
+/// prints the ratios, for the price table of the chapter README. With
+/// --decoder-steps > 0 every rank also runs chapter 7's decoder on the
+/// checkpoint in the tree order (atp::cuda::ParallelDecoder, chapter 7's
+/// --invariant) and dumps what invariant_decoder.hpp lists.
 /// Designed to be bitwise equal to the simulator; verified on a GPU: not yet.
 /// Leaves out: the ordinary-TP sweep and the narration (the CPU chapter tells that story).
+#include "invariant_decoder.hpp"
 #include "invariant_masters.hpp"
 #include "invariant_pipeline.hpp"
 
@@ -23,9 +28,11 @@
 #include "atp/cuda/layers/parallel_lm_head.hpp"
 #include "atp/cuda/layers/parallel_mlp.hpp"
 #include "atp/cuda/layers/vocab_parallel_log_softmax.hpp"
+#include "atp/cuda/models/parallel_decoder.hpp"
 #include "atp/cuda/ops.hpp"
 #include "atp/cuda/worker.hpp"
 #include "atp/sim/dump.hpp"
+#include "atp/sim/models/generation.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -97,6 +104,8 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 2026;
   bool run_bench = false;
   std::string dump_dir;
+  int decoder_steps = 4;
+  std::string checkpoint = atp::ch11::kDecoderCheckpoint;
   app.add_option("--tp", tp, "expected number of ranks p (checked against atp-launch's; default: whatever it is)")
       ->check(CLI::Range(1, 64));
   app.add_option("--tokens", s.T, "tokens T")->check(CLI::Range(1, 1024));
@@ -109,6 +118,9 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "seed of the counter-based generator");
   app.add_option("--dump", dump_dir, "write this rank's tensors into DIR/rank<r>/ (.npy plus manifest.json)");
   app.add_flag("--bench", run_bench, "time the tree-ordered and canonical down projection and all-reduce");
+  app.add_option("--decoder-steps", decoder_steps, "greedy steps of chapter 7's decoder in the tree order (0: none)")
+      ->check(CLI::Range(0, 200));
+  app.add_option("--checkpoint", checkpoint, "chapter 7's checkpoint");
   CLI11_PARSE(app, argc, argv);
 
   int rank = -1;
@@ -125,7 +137,8 @@ int main(int argc, char** argv) {
           cu::rank_dump_dir(dump_dir, rank),
           nlohmann::json{{"chapter", 11}, {"p", p}, {"tokens", s.T}, {"hidden", s.H}, {"intermediate", s.I},
                          {"heads", s.heads}, {"kv_heads", s.kv_heads}, {"vocab", s.V}, {"segments", s.segments},
-                         {"seed", seed}, {"side", "gpu"}});
+                         {"seed", seed}, {"decoder_steps", decoder_steps}, {"checkpoint", checkpoint},
+                         {"side", "gpu"}});
     if (dump && rank == 0) {
       dump->add("x", m.x, "input");
       for (const auto& [name, w] : {std::pair{"W_gate", &m.W_gate}, {"W_up", &m.W_up}, {"b_up", &m.b_up},
@@ -157,6 +170,32 @@ int main(int argc, char** argv) {
         cu::vocab_parallel_log_softmax(comm, logits, s.V, {sim::ReduceOrder::Tree, s.segments}), "output");
     put("ordinary_swiglu_output",
         cu::ParallelGatedMLP::from_master(m.W_gate, m.W_up, m.W_down, rank, p, {}).forward(comm, x), "output");
+    if (decoder_steps > 0) {
+      // Chapter 7's decoder with its --invariant options and this chapter's S, from this rank's own shard.
+      const sim::Checkpoint ckpt = sim::Checkpoint::open(checkpoint);
+      cu::DecoderOptions dopt;
+      dopt.form = cu::AllReduceForm::Tree;
+      dopt.tree_segments = s.segments;
+      const cu::ParallelDecoder decoder = cu::ParallelDecoder::load(ckpt, comm, dopt);
+      cu::DecoderState state = decoder.new_state(
+          sim::generation_positions(static_cast<std::int64_t>(atp::ch11::kDecoderPrompt.size()), decoder_steps));
+      const auto steps = cu::greedy_generate(comm, decoder, state, atp::ch11::kDecoderPrompt, decoder_steps);
+      std::vector<std::int64_t> generated;
+      std::vector<Matrix> rows;
+      for (const auto& st : steps) {
+        generated.push_back(st.token);
+        rows.push_back(st.logits);  // every rank holds them: the decoder all-gathers its logits
+      }
+      const Matrix logits = atp::ch11::stack_rows(rows);
+      if (dump && rank == 0) {
+        dump->add_i64("decoder_generated", generated, "output");
+        dump->add("decoder_logits", logits, "output");
+      }
+      put("decoder_log_probs",
+          cu::vocab_parallel_log_softmax(comm, cu::to_device(atp::ch11::local_logits_of(logits, rank, p)),
+                                         ckpt.config().vocab, {sim::ReduceOrder::Tree, s.segments}),
+          "output");
+    }
     if (dump) dump->finish();
     if (run_bench) bench(comm, m, s);
     if (rank == 0)

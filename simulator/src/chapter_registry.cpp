@@ -26,10 +26,11 @@ const std::vector<ChapterSpec>& chapter_specs() {
        {"ids", "embeddings_dense"}, {}},
       // The real checkpoint (the binaries' default --checkpoint), a short prompt, a few greedy steps.
       {7, "07-tensor-parallel-decoder", true, {{"steps", 4}, {"prompt_ids", "1,84,104,101,32"}}, {1, 2, 4}, {}, {}},
-      // The tree order at every tp it admits; the dense tree-ordered MLP is the host's reference.
+      // The tree order at every tp it admits; the dense tree-ordered MLP is the host's reference. With
+      // decoder_steps, chapter 7's checkpoint in the tree order too (chapter 7's --invariant).
       {11, "11-bit-invariant-tp", true,
        {{"tokens", 8}, {"hidden", 96}, {"intermediate", 192}, {"heads", 24}, {"kv_heads", 24}, {"vocab", 200},
-        {"segments", 8}},
+        {"segments", 8}, {"decoder_steps", 4}},
        {1, 2, 4, 8}, {"dense_tree_swiglu_output"}, {}},
       {12, "12-sequence-parallelism", true,
        {{"tokens", 24}, {"hidden", 96}, {"intermediate", 192}, {"heads", 24}, {"kv_heads", 24}, {"layers", 2},

@@ -86,6 +86,18 @@ TEST_CASE("ch11 GPU: the GPU's tree-order outputs are the same bits at tp = 1, 2
     atp::test::require_bitwise(atp::sim::concat_cols(parts), gpu_tensor(root / "p1", 0, "log_probs"),
                                "log_probs, GPU tp " + std::to_string(p) + " vs tp 1");
   }
+  // Chapter 7's checkpoint in the tree order (the registry's decoder_steps): one set of logits bits on the GPU.
+  auto rank0 = [&](int p, const std::string& name) {
+    return atp::sim::load_tensor(root / ("p" + std::to_string(p)) / "gpu" / "rank0", name);
+  };
+  for (int p : {2, 4, 8}) {
+    atp::test::require_bitwise(rank0(p, "decoder_logits"), rank0(1, "decoder_logits"),
+                               "decoder_logits, GPU tp " + std::to_string(p) + " vs tp 1");
+    atp::sim::PerRank<Matrix> parts(p);
+    for (int r = 0; r < p; ++r) parts[r] = gpu_tensor(root / ("p" + std::to_string(p)), r, "decoder_log_probs");
+    atp::test::require_bitwise(atp::sim::concat_cols(parts), gpu_tensor(root / "p1", 0, "decoder_log_probs"),
+                               "decoder_log_probs, GPU tp " + std::to_string(p) + " vs tp 1");
+  }
   fs::remove_all(root);
 }
 
