@@ -17,6 +17,8 @@ for nb in [0-9][0-9]-*.ipynb; do
     04-*) figure="$root/chapters/04-parallel-mlp/figures/what-each-rank-holds.png" ;;
     05-*) figure="$root/chapters/05-parallel-attention/figures/attention-probs.png" ;;
     06-*) figure="$root/chapters/06-vocab-parallel-embedding/figures/masks-and-partials.png" ;;
+    11-*) figure="$root/chapters/11-bit-invariant-tp/figures/ulp-by-tp.png" ;;
+    12-*) figure="$root/chapters/12-sequence-parallelism/figures/activation-memory.png" ;;
   esac
   echo "execute_notebooks.sh: $nb"
   PYDEVD_DISABLE_FILE_VALIDATION=1 ATP_SOURCE_DIR="$root" ATP_BUILD_DIR="$build" ATP_FIGURE="$figure" \

@@ -40,7 +40,7 @@ struct RunOptions {
   int steps = 24;                                 ///< tokens to generate
   int tp = 4;                                     ///< ranks
   std::uint64_t seed = 2026;                      ///< recorded (the weights come from the checkpoint)
-  std::string reduce_order = "rank-order";        ///< every all-reduce's order
+  std::string reduce_order = "rank-order";        ///< every all-reduce's order ("tree": chapter 11's invariant order)
   std::string logits = "all-gather";              ///< the LM head's collective
   std::string dump;                               ///< dump directory
 };
@@ -62,7 +62,14 @@ inline void add_run_options(CLI::App& app, RunOptions& o) {
                    "tokens to generate (the prompt plus these must fit max_seq_len)");
   cli::add_tp(app, o.tp, 64, "number of ranks p (must fit the model's heads and vocabulary)");
   cli::add_seed(app, o.seed);
-  cli::add_choice(app, "--reduce-order", o.reduce_order, {"rank-order", "ring"}, "order of every all-reduce");
+  auto* order = cli::add_choice(app, "--reduce-order", o.reduce_order, {"rank-order", "ring", "tree"},
+                                "order of every all-reduce (tree: the blocked tree order of chapter 11)");
+  // --invariant is the name the book uses for the tree order: the same bits at every tp (chapter 11).
+  app.add_flag_callback("--invariant", [&o] { o.reduce_order = "tree"; },
+                        "bit-invariant TP (chapter 11): every row-parallel sum in the blocked tree order of S = 8 "
+                        "segments, the FFN padded to a multiple of 8; the same bits at tp 1, 2, 4, 8 "
+                        "(= --reduce-order tree)")
+      ->excludes(order);
   cli::add_choice(app, "--logits", o.logits, {"all-gather", "gather"},
                   "the LM head's collective: all-gather (every rank) or gather (rank 0)");
   cli::add_dump(app, o.dump, "write prompt, generated ids, every step's logits and the KV caches (.npy)");

@@ -35,8 +35,9 @@ void print_kv_cache_table(const atp::sim::DecoderConfig& config, std::int64_t po
 
 /// Section 6: weights, KV cache and activations per rank against p for the
 /// shipped config (and a check against the run's ledger at `p`) and for Llama-2-7B.
+/// tree_segments > 0: the FFN padding of the tree order (--invariant).
 void print_memory_tables(const atp::sim::DecoderConfig& config, std::int64_t positions,
-                         std::int64_t prompt_tokens, const atp::sim::World& world);
+                         std::int64_t prompt_tokens, const atp::sim::World& world, int tree_segments = 0);
 
 /// The float64 reference decoder's greedy run on the same prompt: its ids and every step's logits.
 struct ReferenceRun {

@@ -4,13 +4,18 @@
 /// per-rank KV cache; every collective counted from the trace.
 ///
 /// Run: `atp-ch07-tensor-parallel-decoder [--checkpoint data/fortune-llama.bin] [--prompt "The " | --prompt-ids 1,84]
-///       [--steps 24] [--tp 4] [--reduce-order rank-order|ring] [--logits all-gather|gather]
+///       [--steps 24] [--tp 4] [--reduce-order rank-order|ring|tree | --invariant] [--logits all-gather|gather]
 ///       [--tokenizer tokenizer.bin] [--narrate] [--dump DIR] [--all-tp] [--rope-accuracy]`
 ///
 /// After generating it runs the float64 reference decoder on the same prompt and
 /// compares (section 7): a run whose ids differ from float64 exits with status 1.
 ///
-/// Prints `generated: <id> <id> ...` (the new tokens), then the text. A --tp
+/// Prints `generated: <id> <id> ...` (the new tokens), then the text, then
+/// `logits digest: <fnv1a64>` of every step's logits. --invariant (chapter 11)
+/// runs every all-reduce and row-parallel sum in the blocked tree order, so
+/// that digest is the same at tp 1, 2, 4, 8; with --all-tp, section 9 prints
+/// it per tp (ordinary TP: with ulp histograms and the tightest argmax), and
+/// an --invariant run whose digests differ exits with status 1. A --tp
 /// the model cannot split (3 for 8 heads) exits with status 77 and a message
 /// naming the valid tp, which scripts/tour.sh reports as a skip.
 ///
@@ -22,6 +27,7 @@
 /// (tensor_parallel_decoder_gpu.cpp runs the same decoder on NCCL ranks).
 #include "decoder_cli.hpp"
 #include "decoder_report.hpp"
+#include "tp_bits_report.hpp"
 
 #include "atp/sim/collectives.hpp"
 #include "atp/sim/compute.hpp"
@@ -122,6 +128,7 @@ int main(int argc, char** argv) {
     const sim::Tokenizer tokenizer = ch07::make_tokenizer(o, c.vocab);
     const std::vector<std::int64_t> prompt = ch07::prompt_ids(o, tokenizer, c);
     sim::DecoderOptions options{sim::parse_reduce_order(o.reduce_order), sim::parse_logits_collective(o.logits)};
+    const bool invariant = options.order == sim::ReduceOrder::Tree;
     std::printf("Chapter 7: a tensor-parallel decoder (p=%d, %d steps, %s all-reduce, logits by %s)\n\n", o.tp,
                 o.steps, o.reduce_order.c_str(), o.logits.c_str());
 
@@ -150,16 +157,23 @@ int main(int argc, char** argv) {
           prev = s.token;
         });
     std::printf("\ngenerated: %s\n", ch07::id_line(result.generated).c_str());
-    std::printf("text: %s%s\n\n", prompt_text(tokenizer, prompt, true).c_str(),
+    std::printf("text: %s%s\n", prompt_text(tokenizer, prompt, true).c_str(),
                 sim::printable_text(tokenizer.decode(result.generated, prompt.back()), true).c_str());
+    std::printf("logits digest: %s  (fnv1a64 of the %zu steps' logits, tp=%d, order: %s)\n\n",
+                ch07::logits_digest(result).c_str(), result.steps.size(), o.tp, o.reduce_order.c_str());
 
     ch07::print_trace(world, decoder, result, o.steps > 1 ? 1 : 0);
     ch07::print_kv_cache_table(c, positions);
-    ch07::print_memory_tables(c, positions, static_cast<std::int64_t>(prompt.size()), world);
+    ch07::print_memory_tables(c, positions, static_cast<std::int64_t>(prompt.size()), world,
+                              sim::tree_segments_of(options));
     const ch07::ReferenceRun reference = ch07::run_reference(checkpoint, prompt, o.steps);
     const bool same = ch07::print_reference_check(result, reference, o.tp);
     if (all_tp && !ch07::run_tp_sweep(checkpoint, prompt, o.steps, options, reference)) {
       std::fprintf(stderr, "error: the generated ids differ between tensor-parallel sizes (see section 8)\n");
+      return 1;
+    }
+    if (all_tp && !ch07::print_bits_across_tp(checkpoint, prompt, o.steps, options) && invariant) {
+      std::fprintf(stderr, "error: --invariant gave different logits bits at different tp (see section 9)\n");
       return 1;
     }
     if (!o.dump.empty()) write_dump(o, decoder, state, result, world);

@@ -34,6 +34,16 @@ const std::vector<ChapterSpec>& chapter_specs() {
       // The real language model under a seeded ViT and LLaVA's projector: three strategies, a few greedy steps.
       {9, "09-vision-language-model", true,
        {{"images", "16x16,8x16,16x8"}, {"projector", "llava"}, {"steps", 4}, {"strategy", "all"}}, {1, 2, 4}, {}, {}},
+      // The tree order at every tp it admits; the dense tree-ordered MLP is the host's reference. With
+      // decoder_steps, chapter 7's checkpoint in the tree order too (chapter 7's --invariant).
+      {11, "11-bit-invariant-tp", true,
+       {{"tokens", 8}, {"hidden", 96}, {"intermediate", 192}, {"heads", 24}, {"kv_heads", 24}, {"vocab", 200},
+        {"segments", 8}, {"decoder_steps", 4}},
+       {1, 2, 4, 8}, {"dense_tree_swiglu_output"}, {}},
+      {12, "12-sequence-parallelism", true,
+       {{"tokens", 24}, {"hidden", 96}, {"intermediate", 192}, {"heads", 24}, {"kv_heads", 24}, {"layers", 2},
+        {"order", "rank-order"}},
+       {1, 2, 4, 8}, {}, {}},
   };
   return specs;
 }

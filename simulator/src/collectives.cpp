@@ -6,6 +6,8 @@
 #include "atp/sim/collective_call.hpp"
 #include "atp/sim/ring_schedule.hpp"
 
+#include "collective_record.hpp"
+
 #include <cstdint>
 #include <stdexcept>
 #include <utility>
@@ -15,33 +17,14 @@ namespace atp::sim {
 
 namespace {
 
-constexpr std::int64_t kFloatBytes = static_cast<std::int64_t>(sizeof(float));
-
-/// What one rank did in one call.
-struct RankCost {
-  std::int64_t sent = 0;
-  std::int64_t received = 0;
-  std::int64_t flops = 0;
-};
-
-std::string where(const char* op, const std::string& label) { return std::string(op) + " '" + label + "'"; }
-
-std::int64_t elements(const Matrix& m) { return static_cast<std::int64_t>(m.rows()) * m.cols(); }
-
-void check_rank_count(const World& world, const PerRank<Matrix>& in, const char* op, const std::string& label) {
-  if (in.size() != world.size())
-    throw std::invalid_argument(where(op, label) + ": got matrices for " + std::to_string(in.size()) +
-                                " ranks but the world has p = " + std::to_string(world.size()) +
-                                " ranks; pass exactly one matrix per rank");
-}
-
-void check_same_shapes(const PerRank<Matrix>& in, const char* op, const std::string& label) {
-  for (int r = 1; r < in.size(); ++r)
-    if (in[r].rows() != in[0].rows() || in[r].cols() != in[0].cols())
-      throw std::invalid_argument(where(op, label) + ": rank " + std::to_string(r) + " holds " + shape_string(in[r]) +
-                                  " but rank 0 holds " + shape_string(in[0]) +
-                                  "; every rank must pass the same shape");
-}
+using detail::check_rank_count;
+using detail::check_same_shapes;
+using detail::elements;
+using detail::kFloatBytes;
+using detail::RankCost;
+using detail::record;
+using detail::say;
+using detail::where;
 
 // What rank r passes, as the GPU debug mode would describe it (collective_call.hpp).
 // Op, root, axis and index are one value for all ranks by construction here;
@@ -77,25 +60,6 @@ void check_root(const World& world, int root, const char* op, const std::string&
   world.check_rank(root, where(op, label) + ": root");
 }
 
-/// One event per rank, all under one call id.
-void record(World& world, const char* op, const std::string& label, const PerRank<Matrix>& in,
-            const PerRank<Matrix>& out, const std::vector<RankCost>& cost) {
-  const std::int64_t call = world.trace().begin_call();
-  for (int r = 0; r < world.size(); ++r) {
-    TraceEvent e;
-    e.op = op;
-    e.label = label;
-    e.rank = r;
-    e.call = call;
-    e.shape_in = {in[r].rows(), in[r].cols()};
-    e.shape_out = {out[r].rows(), out[r].cols()};
-    e.bytes_sent = cost[static_cast<std::size_t>(r)].sent;
-    e.bytes_received = cost[static_cast<std::size_t>(r)].received;
-    e.flops = cost[static_cast<std::size_t>(r)].flops;
-    world.trace().record(std::move(e));
-  }
-}
-
 /// The rank-order sum written out for p ranks: "x0" (nothing to add), "x0 + x1",
 /// "(x0 + x1) + x2", "((x0 + x1) + x2) + x3", then "((x0 + x1) + ...) + x7".
 std::string rank_order_formula(int p) {
@@ -104,10 +68,6 @@ std::string rank_order_formula(int p) {
   std::string s = "x0";
   for (int r = 1; r < p; ++r) s = (r > 1 ? "(" + s + ")" : s) + " + x" + std::to_string(r);
   return s;
-}
-
-void say(World& world, const std::string& line) {
-  if (Narrator* n = world.narrator()) n->text(line);
 }
 
 }  // namespace

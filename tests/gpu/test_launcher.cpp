@@ -38,10 +38,11 @@ double seconds_of(const std::chrono::steady_clock::time_point t0) {
 TEST_CASE("mode and form names round-trip and unknown names list the valid ones") {
   for (auto s : {cu::GpuSharing::Auto, cu::GpuSharing::None, cu::GpuSharing::MultiRank, cu::GpuSharing::HostPerRank})
     CHECK(cu::parse_gpu_sharing(cu::to_string(s)) == s);
-  for (auto f : {cu::AllReduceForm::Native, cu::AllReduceForm::RankOrder, cu::AllReduceForm::Ring})
+  for (auto f : {cu::AllReduceForm::Native, cu::AllReduceForm::RankOrder, cu::AllReduceForm::Ring,
+                 cu::AllReduceForm::Tree})
     CHECK(cu::parse_all_reduce_form(cu::to_string(f)) == f);
-  CHECK_THROWS_WITH_AS(cu::parse_all_reduce_form("tree"), doctest::Contains("'tree'; valid forms: native, rank-order, ring"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(cu::parse_all_reduce_form("butterfly"),
+                       doctest::Contains("'butterfly'; valid forms: native, rank-order, ring, tree"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(cu::parse_gpu_sharing("mps"), doctest::Contains("valid: auto, none, multi-rank, host-per-rank"),
                        std::invalid_argument);
 }

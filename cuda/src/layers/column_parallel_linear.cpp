@@ -73,7 +73,9 @@ DeviceMatrix ColumnParallelLinear::forward(Communicator& comm, const DeviceMatri
                                 " but must be (T, in_features) = (" + std::to_string(x.rows()) + ", " +
                                 std::to_string(in_features()) + ")");
   const bool add_bias = has_bias_ && !options_.skip_bias_add;
-  DeviceMatrix y = linear(x, weight_, add_bias ? &bias_ : nullptr, comm.stream());
+  // Leaving a sequence-parallel region (chapter 12): gather every rank's tokens first.
+  const DeviceMatrix gathered = options_.sequence_parallel ? all_gather(comm, x, Axis::Rows) : DeviceMatrix();
+  DeviceMatrix y = linear(options_.sequence_parallel ? gathered : x, weight_, add_bias ? &bias_ : nullptr, comm.stream());
   if (options_.gather_output) return all_gather(comm, y, Axis::Cols);  // waits for the stream
   comm.wait("ColumnParallelLinear::forward");
   return y;

@@ -19,8 +19,9 @@ namespace atp::cuda {
 ParallelAttention ParallelAttention::from_masters(const AttentionWeights& w, int num_heads, int num_kv_heads, int rank,
                                                   int p, ParallelAttentionOptions options, int head_dim) {
   // The simulator validates every combination (heads, tp, head_dim, Wo) with its messages.
-  (void)atp::sim::ParallelAttention::from_masters(w, num_heads, num_kv_heads, p,
-                                                  {options.causal, sim_order(options.form)}, head_dim);
+  (void)atp::sim::ParallelAttention::from_masters(
+      w, num_heads, num_kv_heads, p,
+      {options.causal, sim_order(options.form), options.tree_segments, options.sequence_parallel}, head_dim);
   const bool bias = w.has_bias();
   QKVParallelLinear qkv =
       QKVParallelLinear::from_masters(w.Wq, w.Wk, w.Wv, bias ? &w.bq : nullptr, bias ? &w.bk : nullptr,
@@ -28,6 +29,8 @@ ParallelAttention ParallelAttention::from_masters(const AttentionWeights& w, int
   RowParallelOptions ro;
   ro.input_is_parallel = true;
   ro.form = options.form;
+  ro.tree_segments = options.tree_segments;
+  ro.sequence_parallel = options.sequence_parallel;
   RowParallelLinear out = RowParallelLinear::from_master(w.Wo, bias ? &w.bo : nullptr, rank, p, ro);
   return ParallelAttention(std::move(qkv), std::move(out), options);
 }
@@ -43,6 +46,13 @@ ParallelAttention ParallelAttention::from_parts(QKVParallelLinear qkv, RowParall
                                 "; it must be (hidden " + std::to_string(qkv.weight().cols()) + ", " +
                                 std::to_string(inner) + ") on rank " + std::to_string(qkv.rank()) + " of " +
                                 std::to_string(qkv.p()));
+  if (out_proj.options().form != options.form || out_proj.options().sequence_parallel != options.sequence_parallel)
+    throw std::invalid_argument(std::string("ParallelAttention::from_parts: the output projection reduces in form ") +
+                                to_string(out_proj.options().form) +
+                                (out_proj.options().sequence_parallel ? " with sequence_parallel" : "") +
+                                " but the options ask for " + to_string(options.form) +
+                                (options.sequence_parallel ? " with sequence_parallel" : "") +
+                                "; build both with the same form and sequence_parallel");
   return ParallelAttention(std::move(qkv), std::move(out_proj), options);
 }
 
@@ -79,7 +89,9 @@ DeviceMatrix ParallelAttention::local_attention(Communicator& comm, const QKVPar
 DeviceMatrix ParallelAttention::run(Communicator& comm, const DeviceMatrix& x, const DecodeContext& context,
                                     Steps* steps) const {
   const cudaStream_t stream = comm.stream();
-  QKVParallelLinear::Parts parts = qkv_.split(comm, qkv_.forward(comm, x));
+  // Leaving the sequence-parallel region: every rank needs all tokens for its heads.
+  const DeviceMatrix gathered = options_.sequence_parallel ? all_gather(comm, x, Axis::Rows) : DeviceMatrix();
+  QKVParallelLinear::Parts parts = qkv_.split(comm, qkv_.forward(comm, options_.sequence_parallel ? gathered : x));
   const int first = context.cache != nullptr ? static_cast<int>(context.cache->length()) : context.position;
   if (context.rotary != nullptr) {
     // Rotary positions: this rank rotates its own heads' columns, no communication.

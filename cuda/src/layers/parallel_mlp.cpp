@@ -17,11 +17,13 @@ RowParallelOptions down_options(const ParallelMLPOptions& options) {
   RowParallelOptions row;
   row.input_is_parallel = true;  // a_r is already this rank's columns of the intermediate
   row.form = options.form;
+  row.tree_segments = options.tree_segments;
+  row.sequence_parallel = options.sequence_parallel;
   return row;
 }
 
 atp::sim::ParallelMLPOptions sim_options(const ParallelMLPOptions& options) {
-  return {options.gelu, sim_order(options.form)};
+  return {options.gelu, sim_order(options.form), options.tree_segments, options.sequence_parallel};
 }
 
 }  // namespace
@@ -85,7 +87,9 @@ DeviceMatrix ParallelMLP::forward(Communicator& comm, const DeviceMatrix& x) con
 ParallelGatedMLP ParallelGatedMLP::from_master(const Matrix& W_gate, const Matrix& W_up, const Matrix& W_down, int rank,
                                                int p, ParallelMLPOptions options) {
   atp::sim::ParallelGatedMLP::from_master(W_gate, W_up, W_down, p, sim_options(options));  // validates, as the CPU
-  return ParallelGatedMLP(MergedColumnParallelLinear::from_masters({W_gate, W_up}, {}, rank, p),
+  atp::sim::ColumnParallelOptions gate_up;
+  gate_up.sequence_parallel = options.sequence_parallel;  // the gate/up projection leaves the SP region
+  return ParallelGatedMLP(MergedColumnParallelLinear::from_masters({W_gate, W_up}, {}, rank, p, gate_up),
                           RowParallelLinear::from_master(W_down, nullptr, rank, p, down_options(options)), options);
 }
 

@@ -5,6 +5,7 @@
 #include "atp/cuda/check.hpp"
 #include "atp/cuda/kernels.hpp"
 #include "atp/cuda/layers/column_parallel_linear.hpp"
+#include "atp/cuda/matmul_tree.hpp"
 #include "atp/cuda/ops.hpp"
 
 #include <stdexcept>
@@ -13,18 +14,32 @@
 namespace atp::cuda {
 
 atp::sim::ReduceOrder sim_order(AllReduceForm form) {
-  return form == AllReduceForm::Ring ? atp::sim::ReduceOrder::Ring : atp::sim::ReduceOrder::RankOrder;
+  switch (form) {
+    case AllReduceForm::Ring: return atp::sim::ReduceOrder::Ring;
+    case AllReduceForm::Tree: return atp::sim::ReduceOrder::Tree;
+    case AllReduceForm::Native:
+    case AllReduceForm::RankOrder: break;
+  }
+  return atp::sim::ReduceOrder::RankOrder;
+}
+
+atp::sim::RowParallelOptions sim_options(const RowParallelOptions& options) {
+  return {.input_is_parallel = options.input_is_parallel,
+          .reduce_results = options.reduce_results,
+          .skip_bias_add = options.skip_bias_add,
+          .order = sim_order(options.form),
+          .bias_placement = options.bias_placement,
+          .tree_segments = options.tree_segments,
+          .sequence_parallel = options.sequence_parallel};
 }
 
 RowParallelLinear RowParallelLinear::from_master(const Matrix& W, const Matrix* bias, int rank, int p,
                                                  RowParallelOptions options) {
   // The simulator slices and validates, so both sides hold the same shard and refuse the same options.
-  const auto layer = atp::sim::RowParallelLinear::from_master(W, bias, p,
-                                                              {.input_is_parallel = options.input_is_parallel,
-                                                               .reduce_results = options.reduce_results,
-                                                               .skip_bias_add = options.skip_bias_add,
-                                                               .order = sim_order(options.form),
-                                                               .bias_placement = options.bias_placement});
+  const auto layer = atp::sim::RowParallelLinear::from_master(W, bias, p, sim_options(options));
+  if (options.sequence_parallel && options.form == AllReduceForm::Native)
+    throw std::invalid_argument("RowParallelLinear::from_master: sequence_parallel reduce-scatters in rank-order or "
+                                "tree order; the native form would use NCCL's own order");
   if (rank < 0 || rank >= p)
     throw std::invalid_argument("RowParallelLinear::from_master: rank " + std::to_string(rank) +
                                 " out of range; valid ranks are 0.." + std::to_string(p - 1) +
@@ -36,6 +51,8 @@ RowParallelLinear RowParallelLinear::from_master(const Matrix& W, const Matrix* 
   out.bias_host_ = layer.bias();
   if (layer.has_bias()) out.bias_ = to_device(layer.bias());
   out.options_ = options;
+  // Tree: the rank's columns are S/p whole segments (the simulator checked); cut them once.
+  if (options.form == AllReduceForm::Tree) out.segments_ = upload_segments(layer.weight()[rank], options.tree_segments / p);
   return out;
 }
 
@@ -84,7 +101,10 @@ DeviceMatrix RowParallelLinear::partial_sum(Communicator& comm, const DeviceMatr
                                      static_cast<std::size_t>(x.cols()) * sizeof(float), width,
                                      static_cast<std::size_t>(x.rows()), cudaMemcpyDeviceToDevice, comm.stream()));
   }
-  DeviceMatrix y = linear(options_.input_is_parallel ? x : x_r, weight_, b, comm.stream());
+  const DeviceMatrix& x_in = options_.input_is_parallel ? x : x_r;
+  // Tree: the lower levels, over this rank's S/p segments (no bias here: the tree adds it after the root).
+  DeviceMatrix y = options_.form == AllReduceForm::Tree ? matmul_nt_tree(x_in, segments_, comm.stream())
+                                                        : linear(x_in, weight_, b, comm.stream());
   comm.wait("RowParallelLinear::partial_sum");
   return y;
 }
@@ -92,7 +112,11 @@ DeviceMatrix RowParallelLinear::partial_sum(Communicator& comm, const DeviceMatr
 DeviceMatrix RowParallelLinear::forward(Communicator& comm, const DeviceMatrix& x) const {
   DeviceMatrix y = partial_sum(comm, x);
   if (!options_.reduce_results) return y;
-  all_reduce(comm, y, options_.form);  // Megatron's g
+  if (options_.sequence_parallel)  // Megatron's g under sequence parallelism: this rank keeps its tokens
+    y = options_.form == AllReduceForm::Tree ? reduce_scatter_tree(comm, y, Axis::Rows)
+                                             : reduce_scatter(comm, y, Axis::Rows);
+  else
+    all_reduce(comm, y, options_.form);  // Megatron's g
   if (bias_host_.size() > 0 && !options_.skip_bias_add &&
       options_.bias_placement == atp::sim::BiasPlacement::AfterReduce) {
     // One plain add per element, y + b, as atp::sim::add_bias_rows: the bias row tiled over the T rows.

@@ -26,20 +26,22 @@ DecoderBlock DecoderBlock::from_shard(const atp::sim::DecoderShard& shard, int l
   RowParallelOptions row;
   row.input_is_parallel = true;
   row.form = options.form;
+  row.tree_segments = options.tree_segments;
   QKVParallelLinear qkv = QKVParallelLinear::from_shard(b.qkv_weight, gpt ? &b.qkv_bias : nullptr, c.heads,
                                                         c.kv_heads, c.head_dim(), r, p);
   RowParallelLinear o_proj = RowParallelLinear::from_shard(b.o_weight, gpt ? &b.o_bias : nullptr, r, p, row);
-  ParallelAttention attention = ParallelAttention::from_parts(std::move(qkv), std::move(o_proj), {true, options.form});
+  ParallelAttention attention = ParallelAttention::from_parts(std::move(qkv), std::move(o_proj),
+                                                              {true, options.form, options.tree_segments});
   RowParallelLinear down = RowParallelLinear::from_shard(b.mlp_down_weight, gpt ? &b.mlp_down_bias : nullptr, r, p, row);
   std::optional<ParallelGatedMLP> gated;
   std::optional<ParallelMLP> gelu;
   if (gpt) {
     gelu = ParallelMLP::from_parts(ColumnParallelLinear::from_shard(b.mlp_in_weight, &b.mlp_in_bias, r, p),
-                                   std::move(down), {c.gelu, options.form});
+                                   std::move(down), {c.gelu, options.form, options.tree_segments});
   } else {
     const Eigen::Index I = shard.padded_intermediate;
     gated = ParallelGatedMLP::from_parts(MergedColumnParallelLinear::from_shard(b.mlp_in_weight, nullptr, {I, I}, r, p),
-                                         std::move(down), {c.gelu, options.form});
+                                         std::move(down), {c.gelu, options.form, options.tree_segments});
   }
   return DecoderBlock(make_norm(c, b.input_norm_weight, b.input_norm_bias), std::move(attention),
                       make_norm(c, b.post_norm_weight, b.post_norm_bias), std::move(gated), std::move(gelu));

@@ -42,7 +42,7 @@ ParallelDecoder ParallelDecoder::load(const atp::sim::Checkpoint& checkpoint, co
                                       DecoderOptions options, atp::sim::ReadCounter* bytes_read) {
   // The simulator's reader: this rank copies out its own blocks and no others.
   const atp::sim::DecoderShard shard =
-      atp::sim::read_decoder_shard(checkpoint, comm.rank(), comm.world_size(), bytes_read);
+      atp::sim::read_decoder_shard(checkpoint, comm.rank(), comm.world_size(), bytes_read, tree_segments_of(options));
   return from_shard(shard, options, comm.stream());
 }
 

@@ -4,6 +4,7 @@
 
 #include "atp/sim/collectives.hpp"
 #include "atp/sim/compute.hpp"
+#include "atp/sim/layers/sequence_parallel.hpp"
 #include "atp/sim/layers/tp_divide.hpp"
 
 #include <stdexcept>
@@ -69,6 +70,12 @@ ColumnParallelLinear ColumnParallelLinear::from_shards(PerRank<Matrix> weight, P
 PerRank<Matrix> ColumnParallelLinear::forward(World& world, const PerRank<Matrix>& x, const std::string& label) const {
   check_input(world, x, in_features(), p(), "ColumnParallelLinear '" + label + "'");
   const bool add_bias = has_bias() && !options_.skip_bias_add;
+  if (options_.sequence_parallel) {
+    // Leaving the sequence-parallel region: every rank needs all T tokens.
+    const PerRank<Matrix> full = gather_from_sequence_parallel_region(world, x, label + ".sp_gather");
+    PerRank<Matrix> y = linear(world, full, weight_, add_bias ? &bias_ : nullptr, label);
+    return options_.gather_output ? all_gather(world, y, Axis::Cols, label + ".gather") : y;
+  }
   // f is the identity: each rank multiplies the x it already holds by its own rows of W.
   PerRank<Matrix> y = linear(world, x, weight_, add_bias ? &bias_ : nullptr, label);
   if (!options_.gather_output) return y;

@@ -6,6 +6,7 @@
 #include "atp/matmul_cpu.hpp"
 #include "atp/numerics.hpp"
 #include "atp/sim/compute.hpp"
+#include "atp/sim/layers/sequence_parallel.hpp"
 #include "atp/sim/narrate.hpp"
 
 #include <stdexcept>
@@ -62,6 +63,8 @@ ParallelAttention ParallelAttention::from_masters(const AttentionWeights& w, int
   RowParallelOptions ro;
   ro.input_is_parallel = true;
   ro.order = options.order;
+  ro.tree_segments = options.tree_segments;
+  ro.sequence_parallel = options.sequence_parallel;
   RowParallelLinear out = RowParallelLinear::from_master(w.Wo, bias ? &w.bo : nullptr, p, ro);
   return ParallelAttention(std::move(qkv), std::move(out), options);
 }
@@ -76,6 +79,14 @@ ParallelAttention ParallelAttention::from_parts(QKVParallelLinear qkv, RowParall
                                 str(out_proj.p()) + "; it must be (hidden " + str(qkv.hidden_size()) +
                                 ", num_heads * head_dim " + str(inner) + ") on tp " + str(qkv.p()) +
                                 ", input_is_parallel");
+  if (out_proj.options().order != options.order ||
+      out_proj.options().sequence_parallel != options.sequence_parallel)
+    throw std::invalid_argument(std::string("ParallelAttention::from_parts: the output projection reduces in ") +
+                                to_string(out_proj.options().order) + " order" +
+                                (out_proj.options().sequence_parallel ? " with sequence_parallel" : "") +
+                                " but the options ask for " + to_string(options.order) +
+                                (options.sequence_parallel ? " with sequence_parallel" : "") +
+                                "; build both with the same order and sequence_parallel");
   return ParallelAttention(std::move(qkv), std::move(out_proj), options);
 }
 
@@ -116,7 +127,10 @@ PerRank<Matrix> ParallelAttention::run(World& world, const PerRank<Matrix>& x, c
                  (a.kv_replicas > 1 ? " (replicated on " + str(a.kv_replicas) + " ranks)" : ""));
       }
     }
-  QKVParallelLinear::Parts parts = qkv_.split(qkv_.forward(world, x, label + ".qkv"));
+  // Leaving the sequence-parallel region: the QKV projection needs every token on every rank.
+  const PerRank<Matrix> x_full =
+      options_.sequence_parallel ? gather_from_sequence_parallel_region(world, x, label + ".sp_gather") : x;
+  QKVParallelLinear::Parts parts = qkv_.split(qkv_.forward(world, x_full, label + ".qkv"));
   if (steps != nullptr) {
     narrate(world, label + ": q_r = rank r's query heads, x Wq_r^T (no communication)", parts.q);
     narrate(world, label + ": k_r = rank r's KV heads' keys, x Wk_r^T", parts.k);

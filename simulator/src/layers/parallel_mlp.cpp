@@ -19,6 +19,23 @@ void require_shape(const Matrix& m, Eigen::Index rows, Eigen::Index cols, const 
                                 why + ")");
 }
 
+/// The up (or gate_up) projection's options: it leaves the sequence-parallel region.
+ColumnParallelOptions up_options(const ParallelMLPOptions& options) {
+  ColumnParallelOptions col;
+  col.sequence_parallel = options.sequence_parallel;
+  return col;
+}
+
+/// The down projection's options: the reduce order, and the sequence-parallel reduce-scatter.
+RowParallelOptions down_options(const ParallelMLPOptions& options) {
+  RowParallelOptions row;
+  row.input_is_parallel = true;  // a_r is already rank r's columns of the intermediate
+  row.order = options.order;
+  row.tree_segments = options.tree_segments;
+  row.sequence_parallel = options.sequence_parallel;
+  return row;
+}
+
 /// The epilogue on every rank's slice: no rank looks at another's columns.
 template <class F>
 PerRank<Matrix> per_rank(const PerRank<Matrix>& x, F&& f) {
@@ -55,11 +72,8 @@ ParallelMLP ParallelMLP::from_master(const Matrix& W_up, const Matrix& b_up, con
   require_shape(b_up, 1, I, "ParallelMLP: b_up", "one bias per intermediate feature of W_up " + shape_string(W_up));
   require_shape(W_down, H, I, "ParallelMLP: W_down", "(hidden, intermediate) to match W_up " + shape_string(W_up));
   require_shape(b_down, 1, H, "ParallelMLP: b_down", "one bias per hidden feature");
-  RowParallelOptions row;
-  row.input_is_parallel = true;  // a_r is already rank r's columns of the intermediate
-  row.order = options.order;
-  return ParallelMLP(ColumnParallelLinear::from_master(W_up, &b_up, p),
-                     RowParallelLinear::from_master(W_down, &b_down, p, row), options);
+  return ParallelMLP(ColumnParallelLinear::from_master(W_up, &b_up, p, up_options(options)),
+                     RowParallelLinear::from_master(W_down, &b_down, p, down_options(options)), options);
 }
 
 ParallelMLP ParallelMLP::from_parts(ColumnParallelLinear up, RowParallelLinear down, ParallelMLPOptions options) {
@@ -112,11 +126,8 @@ ParallelGatedMLP ParallelGatedMLP::from_master(const Matrix& W_gate, const Matri
                                                            ", so rank r's gate and up slices pair element by element");
   require_shape(W_down, H, I, "ParallelGatedMLP: W_down",
                 "(hidden, intermediate) to match W_gate " + shape_string(W_gate));
-  RowParallelOptions row;
-  row.input_is_parallel = true;
-  row.order = options.order;
-  return ParallelGatedMLP(MergedColumnParallelLinear::from_masters({W_gate, W_up}, {}, p),
-                          RowParallelLinear::from_master(W_down, nullptr, p, row), options);
+  return ParallelGatedMLP(MergedColumnParallelLinear::from_masters({W_gate, W_up}, {}, p, up_options(options)),
+                          RowParallelLinear::from_master(W_down, nullptr, p, down_options(options)), options);
 }
 
 ParallelGatedMLP ParallelGatedMLP::from_parts(MergedColumnParallelLinear gate_up, RowParallelLinear down,

@@ -195,8 +195,7 @@ PerRank<Matrix> VocabParallelEmbedding::partial_embeddings(World& world, const s
 PerRank<Matrix> VocabParallelEmbedding::forward(World& world, const std::vector<std::int64_t>& ids,
                                                 const std::string& label) const {
   const PerRank<Matrix> partial = partial_embeddings(world, ids, label);
-  PerRank<Matrix> out = order_ == ReduceOrder::Ring ? all_reduce_ring(world, partial, label)
-                                                    : all_reduce_rank_order(world, partial, label);
+  PerRank<Matrix> out = all_reduce(world, partial, order_, label);
   narrate(world, label + ": after the all-reduce (sum), every rank holds the full embeddings", out);
   return out;
 }

@@ -45,11 +45,13 @@ DecoderBlock DecoderBlock::from_shards(const std::vector<DecoderShard>& shards, 
   RowParallelOptions row;
   row.input_is_parallel = true;
   row.order = options.order;
+  row.tree_segments = options.tree_segments;
   QKVParallelLinear qkv = QKVParallelLinear::from_shards(block(&BlockShard::qkv_weight), block(&BlockShard::qkv_bias),
                                                          c.heads, c.kv_heads, c.head_dim());
   RowParallelLinear o_proj = RowParallelLinear::from_shards(block(&BlockShard::o_weight), gpt ? &b0.o_bias : nullptr,
                                                             row);
-  ParallelAttention attention = ParallelAttention::from_parts(std::move(qkv), std::move(o_proj), {true, options.order});
+  ParallelAttention attention = ParallelAttention::from_parts(std::move(qkv), std::move(o_proj),
+                                                              {true, options.order, options.tree_segments});
 
   std::optional<ParallelGatedMLP> gated;
   std::optional<ParallelMLP> gelu;
@@ -59,11 +61,11 @@ DecoderBlock DecoderBlock::from_shards(const std::vector<DecoderShard>& shards, 
   if (gpt) {
     gelu = ParallelMLP::from_parts(
         ColumnParallelLinear::from_shards(block(&BlockShard::mlp_in_weight), block(&BlockShard::mlp_in_bias)),
-        std::move(down), {c.gelu, options.order});
+        std::move(down), {c.gelu, options.order, options.tree_segments});
   } else {
     gated = ParallelGatedMLP::from_parts(
         MergedColumnParallelLinear::from_shards(block(&BlockShard::mlp_in_weight), PerRank<Matrix>(p), {I, I}),
-        std::move(down), {c.gelu, options.order});
+        std::move(down), {c.gelu, options.order, options.tree_segments});
   }
   return DecoderBlock(make_norm(c, block(&BlockShard::input_norm_weight), block(&BlockShard::input_norm_bias)),
                       std::move(attention),

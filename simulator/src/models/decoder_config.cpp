@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <numeric>
 #include <stdexcept>
 
 namespace atp::sim {
@@ -106,10 +107,14 @@ void check_decoder_tp(const DecoderConfig& config, int p) {
                               valid_decoder_tp_list(config));
 }
 
-std::int64_t padded_intermediate(const DecoderConfig& config, int p) {
+std::int64_t padded_intermediate(const DecoderConfig& config, int p, int tree_segments) {
   if (p < 1) throw std::invalid_argument("padded_intermediate: tp " + str(p) + " must be >= 1");
+  if (tree_segments < 0)
+    throw std::invalid_argument("padded_intermediate: tree_segments " + str(tree_segments) +
+                                " must be >= 0 (0: no tree order)");
   const std::int64_t I = config.intermediate;
-  return (I + p - 1) / p * p;
+  const std::int64_t m = tree_segments > 0 ? std::lcm<std::int64_t>(p, tree_segments) : p;
+  return (I + m - 1) / m * m;
 }
 
 }  // namespace atp::sim

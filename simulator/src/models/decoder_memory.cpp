@@ -11,7 +11,7 @@
 namespace atp::sim {
 
 DecoderMemory decoder_memory_per_rank(const DecoderConfig& c, int p, std::int64_t cached_tokens,
-                                      std::int64_t forward_tokens) {
+                                      std::int64_t forward_tokens, int tree_segments) {
   check_decoder_tp(c, p);
   if (forward_tokens < 0 || cached_tokens < forward_tokens)
     throw std::invalid_argument("decoder_memory_per_rank: forward of " + std::to_string(forward_tokens) +
@@ -20,7 +20,7 @@ DecoderMemory decoder_memory_per_rank(const DecoderConfig& c, int p, std::int64_
   const bool gpt = c.arch == DecoderArch::GPT;
   const std::int64_t H = c.hidden, S = c.max_seq_len, d = c.head_dim(), L = c.layers;
   const std::int64_t n = vocab_per_rank(c.vocab, p);
-  const std::int64_t i_r = padded_intermediate(c, p) / p;
+  const std::int64_t i_r = padded_intermediate(c, p, tree_segments) / p;
   const HeadAssignment a = head_assignment(c.heads, c.kv_heads, p, 0);
   const std::int64_t nh = a.q_heads.size(), nkv = a.kv_heads.size();
   const std::int64_t qkv_rows = (nh + 2 * nkv) * d;

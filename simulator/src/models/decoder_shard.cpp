@@ -43,7 +43,8 @@ Matrix vocab_rows(const Checkpoint& c, const std::string& name, std::int64_t V, 
 
 }  // namespace
 
-DecoderShard read_decoder_shard(const Checkpoint& checkpoint, int rank, int p, ReadCounter* counter) {
+DecoderShard read_decoder_shard(const Checkpoint& checkpoint, int rank, int p, ReadCounter* counter,
+                                int tree_segments) {
   const DecoderConfig& c = checkpoint.config();
   check_decoder_tp(c, p);
   if (rank < 0 || rank >= p)
@@ -55,7 +56,7 @@ DecoderShard read_decoder_shard(const Checkpoint& checkpoint, int rank, int p, R
   s.rank = rank;
   s.p = p;
   s.config = c;
-  s.padded_intermediate = padded_intermediate(c, p);
+  s.padded_intermediate = padded_intermediate(c, p, tree_segments);
   const std::int64_t i_r = s.padded_intermediate / p, i0 = rank * i_r;
   auto whole = [&](const std::string& name) { return checkpoint.read(name, counter); };
 

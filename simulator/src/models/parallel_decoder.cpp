@@ -51,7 +51,8 @@ ParallelDecoder ParallelDecoder::load(const Checkpoint& checkpoint, int p, Decod
   std::vector<DecoderShard> shards;
   // Rank r reads rank r's blocks only: in one process this is a loop, on GPUs each process runs one iteration.
   for (int r = 0; r < p; ++r)
-    shards.push_back(read_decoder_shard(checkpoint, r, p, bytes_read != nullptr ? &(*bytes_read)[r] : nullptr));
+    shards.push_back(read_decoder_shard(checkpoint, r, p, bytes_read != nullptr ? &(*bytes_read)[r] : nullptr,
+                                        tree_segments_of(options)));
   return from_shards(shards, options);
 }
 

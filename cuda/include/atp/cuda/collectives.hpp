@@ -11,6 +11,7 @@
 /// | Native    | ncclAllReduce(sum)                                 | NCCL's order; = x0 + x1 only for p = 2 |
 /// | RankOrder | ncclAllGather into [p][n] + rank-order sum kernel  | ((x0 + x1) + x2) + ..., every rank     |
 /// | Ring      | ncclSend/ncclRecv steps of atp::sim::ring_schedule | chunk c: ((x[c+1] + x[c+2]) + ...) + x[c] |
+/// | Tree      | log2 p ncclSend/ncclRecv swaps with rank r XOR 2^j + launch_add | the balanced tree over ranks (chapter 11) |
 ///
 /// RankOrder and Ring move bits only through NCCL (which cannot round a
 /// copy) and do every addition in our own kernels, so their order is ours.
@@ -24,9 +25,13 @@
 /// shape, root, axis, call index) with the others' before running it: ranks
 /// that disagree then throw atp::sim::CollectiveMismatch naming both calls
 /// instead of hanging (collective_check.hpp).
+/// Chapter 11 adds the tree forms (tree_collectives.cpp): all_reduce_tree,
+/// reduce_scatter_tree and the exact all_reduce_max, twins of the
+/// simulator's functions of the same names.
+/// (ATP_COLLECTIVE_CHECK does not yet cover the tree forms.)
 ///
 /// Left out: other types and reductions, asynchronous (overlapped)
-/// collectives, NCCL's reduce-scatter and tree algorithms.
+/// collectives, NCCL's own reduce-scatter and tree algorithms.
 #pragma once
 
 #include "atp/cuda/communicator.hpp"
@@ -44,10 +49,11 @@ using atp::sim::Axis;
 enum class AllReduceForm {
   Native,     ///< ncclAllReduce with ncclSum: fastest; NCCL chooses the order
   RankOrder,  ///< all-gather + ((x0 + x1) + ...) on every rank: the bitwise path
-  Ring        ///< one-channel ring in NCCL's step pattern, from point-to-point steps (chapter 1)
+  Ring,       ///< one-channel ring in NCCL's step pattern, from point-to-point steps (chapter 1)
+  Tree        ///< the balanced tree over ranks, recursive doubling (chapter 11; p a power of two)
 };
 
-/// "native", "rank-order" or "ring".
+/// "native", "rank-order", "ring" or "tree".
 const char* to_string(AllReduceForm form);
 
 /// Parses the names of to_string().
@@ -87,6 +93,22 @@ void broadcast(Communicator& comm, float* buf, std::size_t n, int root);
 /// is a device copy. recv is ignored (may be null) on other ranks.
 void gather(Communicator& comm, const float* send, std::size_t n, float* recv, int root);
 
+/// In place, in the tree order (p a power of two): at level j this rank swaps
+/// its running partial with rank r XOR 2^j (grouped ncclSend + ncclRecv) and
+/// adds, the lower rank's partial first (launch_add); after log2 p levels
+/// every rank holds atp::sim::tree_order_sum of the inputs.
+/// \throws std::invalid_argument unless p is a power of two.
+void all_reduce_tree(Communicator& comm, float* buf, std::size_t n);
+
+/// recv (n) = the tree-order sum over ranks of block `rank` of their send
+/// [p][n]: blocks exchanged directly (grouped ncclSend/ncclRecv), then
+/// launch_tree_sum. \throws std::invalid_argument unless p is a power of two.
+void reduce_scatter_tree(Communicator& comm, const float* send, std::size_t n, float* recv);
+
+/// In place: every rank gets the element-wise atp::max_nan over ranks
+/// (ncclAllGather into [p][n], then launch_max_reduce). Exact: any p, any order.
+void all_reduce_max(Communicator& comm, float* buf, std::size_t n);
+
 // --- matrices, mirroring atp::sim ---------------------------------------------
 
 /// In-place all-reduce of this rank's matrix (same shape on every rank).
@@ -100,6 +122,13 @@ DeviceMatrix all_gather(Communicator& comm, const DeviceMatrix& x, Axis axis);
 /// `rank` along `axis`: (R/p, C) or (R, C/p).
 /// \throws std::invalid_argument unless p divides that dimension.
 DeviceMatrix reduce_scatter(Communicator& comm, const DeviceMatrix& x, Axis axis);
+
+/// reduce_scatter in the tree order: this rank's block of atp::sim::tree_order_sum.
+/// \throws std::invalid_argument unless p is a power of two dividing that dimension.
+DeviceMatrix reduce_scatter_tree(Communicator& comm, const DeviceMatrix& x, Axis axis);
+
+/// In-place max all-reduce of this rank's matrix (all_reduce_max).
+void all_reduce_max(Communicator& comm, DeviceMatrix& x);
 
 /// x = root's x on every rank; x must already have root's shape everywhere.
 void broadcast(Communicator& comm, DeviceMatrix& x, int root);

@@ -49,6 +49,9 @@ inline constexpr const char* kAllGather = "all_gather";                       //
 inline constexpr const char* kReduceScatter = "reduce_scatter";               ///< reduce_scatter()
 inline constexpr const char* kBroadcast = "broadcast";                        ///< broadcast()
 inline constexpr const char* kGather = "gather";                              ///< gather()
+inline constexpr const char* kAllReduceTree = "all_reduce_tree";              ///< all_reduce_tree()
+inline constexpr const char* kReduceScatterTree = "reduce_scatter_tree";      ///< reduce_scatter_tree()
+inline constexpr const char* kAllReduceMax = "all_reduce_max";                ///< all_reduce_max()
 }  // namespace ops
 
 /// The deterministic sum of the bitwise path: element-wise
@@ -83,5 +86,37 @@ PerRank<Matrix> broadcast(World& world, const PerRank<Matrix>& in, int root, con
 /// Gather: root gets the inputs concatenated in rank order along `axis`;
 /// every other rank gets an empty (0, 0) matrix. Throws unless 0 <= root < p.
 PerRank<Matrix> gather(World& world, const PerRank<Matrix>& in, int root, Axis axis, const std::string& label);
+
+// --- the tree order (chapter 11; tree_collectives.cpp) ------------------------
+//
+// | collective          | model                                          | sent = received per rank |
+// |---------------------|------------------------------------------------|--------------------------|
+// | all_reduce_tree     | recursive doubling: log2 p exchanges with r XOR 2^j | 4N log2 p            |
+// | reduce_scatter_tree | blocks exchanged directly + local tree sum     | 4N (p-1)/p               |
+// | all_reduce_max      | ring all-gather of the inputs + local maximum  | 4N (p-1)                 |
+//
+// Flops: N per exchange step (all_reduce_tree), (p-1) N/p (reduce_scatter_tree),
+// (p-1) N comparisons (all_reduce_max). The tree forms need p to be a power of two.
+
+/// The balanced binary tree over the ranks, element by element
+/// (atp/tree_order.hpp): level j adds rank blocks of 2^j pairwise, lower block first.
+/// Throws std::invalid_argument unless p is a power of two and the shapes agree.
+Matrix tree_order_sum(const PerRank<Matrix>& x);
+
+/// All-reduce in the tree order: every rank gets tree_order_sum(in), computed
+/// step by step as p GPUs would: at level j each rank r swaps its running
+/// partial with rank r XOR 2^j and adds (lower rank's partial first), so after
+/// log2 p steps all ranks hold the root. These are the upper levels of the
+/// blocked tree order. Throws unless p is a power of two (names p, lists valid p).
+PerRank<Matrix> all_reduce_tree(World& world, const PerRank<Matrix>& in, const std::string& label);
+
+/// Reduce-scatter in the tree order: rank r keeps block r along `axis` of
+/// tree_order_sum(in), bitwise equal to that block of all_reduce_tree.
+/// Throws unless p is a power of two that divides that dimension.
+PerRank<Matrix> reduce_scatter_tree(World& world, const PerRank<Matrix>& in, Axis axis, const std::string& label);
+
+/// All-reduce of the element-wise maximum (atp::max_nan): exact, so every
+/// order and every p gives the same bits. Any p >= 1.
+PerRank<Matrix> all_reduce_max(World& world, const PerRank<Matrix>& in, const std::string& label);
 
 }  // namespace atp::sim

@@ -9,10 +9,11 @@
 /// shapes). forward() runs atp::cuda::linear (the canonical fma chain per
 /// element, bias added once after) and, with gather_output, one
 /// atp::cuda::all_gather along columns. The input x is the same on every
-/// rank: Megatron's f is the identity in the forward pass.
+/// rank: Megatron's f is the identity in the forward pass. With the
+/// simulator's ColumnParallelOptions::sequence_parallel (chapter 12), x is
+/// this rank's tokens (T/p, in) and one all-gather along rows comes first.
 ///
-/// Left out: the backward pass, sequence parallelism, overlapping the
-/// all-gather with compute.
+/// Left out: the backward pass, overlapping the all-gather with compute.
 #pragma once
 
 #include "atp/cuda/communicator.hpp"
@@ -56,7 +57,8 @@ class ColumnParallelLinear {
   /// The options it was built with.
   const atp::sim::ColumnParallelOptions& options() const { return options_; }
 
-  /// x (T, in), the same on every rank. Returns y_r = x W_r^T + b_r (T, out/p),
+  /// x (T, in), the same on every rank (sequence_parallel: this rank's (T/p, in),
+  /// all-gathered first). Returns y_r = x W_r^T + b_r (T, out/p),
   /// or (T, out) with gather_output. Runs on comm.stream() and returns once it has finished.
   /// \throws std::invalid_argument naming the shapes, or if comm's rank or
   ///         size differ from the layer's; CudaError from CUDA or NCCL.

@@ -18,7 +18,11 @@
 /// rotated by the RotaryEmbedding after the projection, k and v appended to
 /// this rank's KVCache, every cached position attended with the causal mask
 /// shifted by the positions already cached (launch_attention_scale_mask's
-/// query_offset). Left out: flash-style fused kernels, paged caches.
+/// query_offset).
+/// With sequence_parallel (chapter 12), x is this rank's tokens and one
+/// all-gather along rows comes before the QKV projection; the output
+/// projection reduce-scatters.
+/// Left out: flash-style fused kernels, paged caches.
 #pragma once
 
 #include "atp/attention_weights.hpp"
@@ -35,7 +39,9 @@ namespace atp::cuda {
 /// Options of the GPU attention layer.
 struct ParallelAttentionOptions {
   bool causal = false;                            ///< hide future tokens (s > t)
-  AllReduceForm form = AllReduceForm::RankOrder;  ///< the output projection's all-reduce
+  AllReduceForm form = AllReduceForm::RankOrder;  ///< the output projection's all-reduce (Tree: chapter 11)
+  int tree_segments = atp::kDefaultTreeSegments;  ///< S for AllReduceForm::Tree
+  bool sequence_parallel = false;                 ///< x and out are this rank's tokens (T/p, H) (chapter 12)
 };
 
 /// What a decoder adds to self-attention on this rank: rotary positions and a KV cache.
@@ -73,7 +79,7 @@ class ParallelAttention {
     DeviceMatrix out;              ///< (T, H): after the all-reduce and bo
   };
 
-  /// x (T, H), the same on every rank. Returns once finished. With a
+  /// x (T, H), the same on every rank (sequence_parallel: this rank's (T/p, H)). Returns once finished. With a
   /// DecodeContext: rotary, cache appended and attended (then qkv.k, qkv.v and
   /// probs cover every cached position).
   Steps forward_steps(Communicator& comm, const DeviceMatrix& x, const DecodeContext& context = {}) const;

@@ -18,6 +18,9 @@
 /// between the two layers. The masters are validated and sliced by the
 /// simulator's from_master, so both sides refuse the same sizes with the same words.
 ///
+/// The options of chapters 11 and 12 (AllReduceForm::Tree, sequence_parallel)
+/// mean what they mean for atp::sim::ParallelMLPOptions.
+///
 /// Left out: fusing the epilogue into the matmul, the backward pass.
 #pragma once
 
@@ -36,7 +39,9 @@ namespace atp::cuda {
 /// Options of both GPU MLPs: the simulator's, with an AllReduceForm for the order.
 struct ParallelMLPOptions {
   GeluForm gelu = GeluForm::Tanh;                 ///< which GELU (ignored by the gated MLP)
-  AllReduceForm form = AllReduceForm::RankOrder;  ///< the down projection's all-reduce
+  AllReduceForm form = AllReduceForm::RankOrder;  ///< the down projection's all-reduce (Tree: chapter 11)
+  int tree_segments = atp::kDefaultTreeSegments;  ///< S for AllReduceForm::Tree
+  bool sequence_parallel = false;                 ///< x and y are this rank's tokens (T/p, H) (chapter 12)
 };
 
 /// Every tensor of one rank's MLP forward, on the device.

@@ -27,7 +27,14 @@ namespace atp::cuda {
 struct DecoderOptions {
   AllReduceForm form = AllReduceForm::RankOrder;          ///< every all-reduce: embedding, o_proj, down
   LogitsCollective logits = LogitsCollective::AllGather;  ///< how the LM head's logits reach the sampler
+  /// S of the blocked tree order (form = AllReduceForm::Tree, chapter 11), as atp::sim::DecoderOptions.
+  int tree_segments = atp::kDefaultTreeSegments;
 };
+
+/// The tree order's S when `options` asks for AllReduceForm::Tree, else 0 (what read_decoder_shard takes).
+inline int tree_segments_of(const DecoderOptions& options) {
+  return options.form == AllReduceForm::Tree ? options.tree_segments : 0;
+}
 
 /// One block on this rank.
 class DecoderBlock {

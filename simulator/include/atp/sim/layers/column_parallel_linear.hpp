@@ -24,8 +24,11 @@
 /// on every rank: Megatron-LM's f ("copy to tensor-parallel region") is the
 /// identity in the forward pass (its backward would all-reduce gradients).
 /// Names follow Megatron-LM (`gather_output`, `skip_bias_add`) and vLLM
-/// (`MergedColumnParallelLinear`). Leaves out: the backward pass, sequence
-/// parallelism, uneven splits, quantised weights.
+/// (`MergedColumnParallelLinear`). With `sequence_parallel` (chapter 12) x
+/// arrives as rank r's rows (T/p, in) and one all-gather along the tokens
+/// (sequence_parallel.hpp) rebuilds (T, in) before the matmul, as Megatron's
+/// ColumnParallelLinear does. Leaves out: the backward pass, uneven splits,
+/// quantised weights.
 #pragma once
 
 #include "atp/sim/per_rank.hpp"
@@ -44,6 +47,9 @@ struct ColumnParallelOptions {
   /// Do not add the bias in forward(); the caller adds bias() later (Megatron
   /// returns it for fusion with the next elementwise op).
   bool skip_bias_add = false;
+  /// x arrives as rank r's tokens [r T/p, (r+1) T/p) and is all-gathered along
+  /// rows first (label + ".sp_gather"): leaving a sequence-parallel region.
+  bool sequence_parallel = false;
 };
 
 /// A linear layer whose weight rows (output features) are split across p ranks.
@@ -76,7 +82,8 @@ class ColumnParallelLinear {
   /// The options it was built with.
   const ColumnParallelOptions& options() const { return options_; }
 
-  /// x: the same (T, in) on every rank. Returns y_r = x W_r^T + b_r (T, out/p)
+  /// x: the same (T, in) on every rank (with sequence_parallel: rank r's
+  /// (T/p, in), all-gathered first). Returns y_r = x W_r^T + b_r (T, out/p)
   /// per rank, or (T, out) on every rank when gather_output (one all_gather
   /// along cols, label + ".gather"). Records one matmul per rank.
   /// \throws std::invalid_argument naming the rank and shapes if x is not (T, in)

@@ -29,6 +29,11 @@
 /// number of positions already cached. A query row then sees exactly the keys
 /// it would see in a full forward over the whole sequence, in the same order,
 /// so one decode step gives the same bits as the last row of that forward.
+/// Options from later chapters: order = ReduceOrder::Tree gives the output
+/// projection the blocked tree order (chapter 11: the same bits at every tp
+/// dividing tree_segments); sequence_parallel takes x as rank r's tokens
+/// (T/p, H), all-gathers them before the QKV projection and reduce-scatters
+/// the output projection (chapter 12), returning (T/p, H).
 /// Leaves out: paged caches, several sequences, dropout, flash-style tiling
 /// (it would reorder the softmax sum).
 #pragma once
@@ -76,6 +81,8 @@ struct DecodeContext {
 struct ParallelAttentionOptions {
   bool causal = false;                         ///< hide future tokens (s > t) from every query
   ReduceOrder order = ReduceOrder::RankOrder;  ///< the output projection's all-reduce
+  int tree_segments = atp::kDefaultTreeSegments;  ///< S for ReduceOrder::Tree (a power of two dividing nH d, p | S)
+  bool sequence_parallel = false;  ///< x and the output are rank r's tokens (T/p, H)
 };
 
 /// Self-attention split by heads: QKVParallelLinear, local attention, RowParallelLinear.
@@ -110,8 +117,9 @@ class ParallelAttention {
     PerRank<Matrix> out;                        ///< (T, H) after the all-reduce and bo, every rank
   };
 
-  /// x: the same (T, H) on every rank. Runs the layer (one all-reduce, traced as
-  /// label + ".o_proj.all_reduce"), narrating each step when the world narrates.
+  /// x: the same (T, H) on every rank (with sequence_parallel: rank r's (T/p, H),
+  /// all-gathered first as label + ".sp_gather"). Runs the layer (one all-reduce, traced as
+  /// label + ".o_proj.all_reduce", or a reduce-scatter), narrating each step when the world narrates.
   /// `partial` is recomputed in a scratch world, so the trace holds exactly
   /// what forward() does. With a DecodeContext: rotary on q and k, the cache
   /// appended and attended (then qkv.k, qkv.v and probs cover every cached position).

@@ -22,8 +22,12 @@
 /// intermediate without seeing the others'; gelu(a + b) != gelu(a) + gelu(b),
 /// so the opposite order (row first) would need an all-reduce before it.
 /// The epilogues are atp::gelu and atp::swiglu (atp/activations.hpp), shared
-/// with the CUDA kernels. Leaves out: dropout, the backward pass, fusing the
-/// epilogue into the matmul, and the sequence-parallel variant (chapter 12).
+/// with the CUDA kernels. Options from later chapters: order = ReduceOrder::Tree
+/// makes the down projection's sums the blocked tree order (chapter 11: the
+/// same bits at every tp dividing tree_segments); sequence_parallel takes x as
+/// rank r's tokens (T/p, H), all-gathers it before the up projection and
+/// reduce-scatters the down projection's sums (chapter 12), returning (T/p, H).
+/// Leaves out: dropout, the backward pass, fusing the epilogue into the matmul.
 #pragma once
 
 #include "atp/activations.hpp"
@@ -56,6 +60,8 @@ Matrix swiglu(const Matrix& gate_up);
 struct ParallelMLPOptions {
   GeluForm gelu = GeluForm::Tanh;          ///< which GELU (ignored by the gated MLP)
   ReduceOrder order = ReduceOrder::RankOrder;  ///< the all-reduce of the down projection
+  int tree_segments = atp::kDefaultTreeSegments;  ///< S for ReduceOrder::Tree (a power of two dividing I, p | S)
+  bool sequence_parallel = false;  ///< x and y are rank r's tokens (T/p, H): all-gather in, reduce-scatter out
 };
 
 /// The GELU MLP: ColumnParallelLinear up (H -> I, bias), gelu, RowParallelLinear down (I -> H, bias once).
@@ -86,6 +92,7 @@ class ParallelMLP {
 
   /// y (T, H) on every rank from x (T, H) on every rank: label.up, label.down in the trace;
   /// exactly one all-reduce (label.down), no communication between the two layers.
+  /// With sequence_parallel: x_r (T/p, H) in, y_r (T/p, H) out, an all-gather and a reduce-scatter.
   PerRank<Matrix> forward(World& world, const PerRank<Matrix>& x, const std::string& label) const;
   /// forward(), keeping every intermediate tensor. The partial sums are recomputed
   /// in a private world, so `world`'s trace is exactly that of forward().

@@ -39,7 +39,17 @@ namespace atp::sim {
 struct DecoderOptions {
   ReduceOrder order = ReduceOrder::RankOrder;             ///< every all-reduce: embedding, o_proj, down
   LogitsCollective logits = LogitsCollective::AllGather;  ///< how the LM head's logits reach the sampler
+  /// S of the blocked tree order (order = ReduceOrder::Tree, chapter 11): every
+  /// row-parallel dot product is one balanced tree over S segments, and the FFN
+  /// is padded to a multiple of S, so tp in {1, 2, 4, ..., S} give the same bits.
+  int tree_segments = atp::kDefaultTreeSegments;
 };
+
+/// The tree order's S when `options` asks for the tree order, else 0 (what
+/// read_decoder_shard and padded_intermediate take).
+inline int tree_segments_of(const DecoderOptions& options) {
+  return options.order == ReduceOrder::Tree ? options.tree_segments : 0;
+}
 
 /// One block on p ranks.
 class DecoderBlock {

@@ -88,7 +88,12 @@ std::string valid_decoder_tp_list(const DecoderConfig& config);
 void check_decoder_tp(const DecoderConfig& config, int p);
 
 /// I rounded up to a multiple of p: the width each rank's FFN slice is cut
-/// from (I itself when p divides I; 172 -> 176 for p = 8).
-std::int64_t padded_intermediate(const DecoderConfig& config, int p);
+/// from (I itself when p divides I; 172 -> 176 for p = 8). With
+/// tree_segments S > 0 (the blocked tree order, chapter 11), a multiple of
+/// lcm(p, S) = S for the p that divide S: the down projection's K then splits
+/// into S equal segments at the same columns whatever p is (172 -> 176 at
+/// every p), which invariance across tp needs.
+/// \throws std::invalid_argument for p < 1 or a negative S.
+std::int64_t padded_intermediate(const DecoderConfig& config, int p, int tree_segments = 0);
 
 }  // namespace atp::sim

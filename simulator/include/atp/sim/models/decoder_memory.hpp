@@ -48,9 +48,10 @@ struct DecoderMemory {
 
 /// The formula of the file comment for rank 0 of p (every rank holds the same
 /// amount). \throws std::invalid_argument as check_decoder_tp, or if
-/// cached_tokens < forward_tokens or either is < 0.
+/// cached_tokens < forward_tokens or either is < 0. tree_segments as
+/// padded_intermediate (the FFN padding of the tree order).
 DecoderMemory decoder_memory_per_rank(const DecoderConfig& config, int p, std::int64_t cached_tokens,
-                                      std::int64_t forward_tokens);
+                                      std::int64_t forward_tokens, int tree_segments = 0);
 
 /// Llama-2-7B's shape: H 4096, I 11008, L 32, nH = nKV = 32, V 32000, S 4096, untied.
 DecoderConfig llama2_7b_config();

@@ -61,7 +61,7 @@ struct DecoderShard {
   int rank = 0;                       ///< r
   int p = 1;                          ///< tensor-parallel size
   DecoderConfig config;               ///< the model
-  std::int64_t padded_intermediate = 0;  ///< I_p (= I unless p does not divide I)
+  std::int64_t padded_intermediate = 0;  ///< I_p (= I unless p, or the tree order's S, does not divide I)
   Matrix embedding;                   ///< (n, H): its vocabulary rows, zero-padded
   Matrix position_embedding;          ///< (S, H) GPT, every rank; (0, 0) for Llama
   std::vector<BlockShard> blocks;     ///< L blocks
@@ -71,9 +71,11 @@ struct DecoderShard {
 };
 
 /// Reads rank `rank`'s shard of every tensor of `checkpoint` for p ranks,
-/// counting the bytes in `counter` (if given).
+/// counting the bytes in `counter` (if given). tree_segments > 0 pads the FFN
+/// for the blocked tree order (padded_intermediate(config, p, tree_segments)).
 /// \throws std::invalid_argument from check_decoder_tp (p does not fit the
 ///         model, with the valid p) or naming a bad rank.
-DecoderShard read_decoder_shard(const Checkpoint& checkpoint, int rank, int p, ReadCounter* counter = nullptr);
+DecoderShard read_decoder_shard(const Checkpoint& checkpoint, int rank, int p, ReadCounter* counter = nullptr,
+                                int tree_segments = 0);
 
 }  // namespace atp::sim
