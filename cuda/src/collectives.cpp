@@ -68,7 +68,7 @@ CollectiveOp op_of(AllReduceForm form) {
     case AllReduceForm::Native: return CollectiveOp::AllReduceNative;
     case AllReduceForm::RankOrder: return CollectiveOp::AllReduceRankOrder;
     case AllReduceForm::Ring: return CollectiveOp::AllReduceRing;
-    case AllReduceForm::Tree: break;  // all_reduce() runs it before any check (see there)
+    case AllReduceForm::Tree: return CollectiveOp::AllReduceTree;
   }
   throw std::invalid_argument("all_reduce: invalid AllReduceForm value " + std::to_string(static_cast<int>(form)));
 }
@@ -91,12 +91,6 @@ void all_reduce_unchecked(Communicator& comm, float* buf, std::size_t n, AllRedu
 }  // namespace
 
 void all_reduce(Communicator& comm, float* buf, std::size_t n, AllReduceForm form) {
-  // Chapter 11's tree form is built from sends and receives of its own (tree_collectives.cpp);
-  // ATP_COLLECTIVE_CHECK does not describe it yet, so it runs unchecked.
-  if (form == AllReduceForm::Tree) {
-    all_reduce_tree(comm, buf, n);
-    return;
-  }
   check_same_call(comm, flat_call(op_of(form), n), "all_reduce");
   all_reduce_unchecked(comm, buf, n, form);
 }

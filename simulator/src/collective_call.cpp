@@ -18,6 +18,7 @@ const char* op_name(CollectiveOp op) {
     case CollectiveOp::ReduceScatter: return "reduce_scatter";
     case CollectiveOp::Broadcast: return "broadcast";
     case CollectiveOp::Gather: return "gather";
+    case CollectiveOp::AllReduceTree: return "all_reduce_tree";
   }
   return "unknown collective";
 }
@@ -32,7 +33,7 @@ std::array<std::int64_t, kCollectiveCallWords> to_wire(const CollectiveCall& cal
 
 CollectiveCall from_wire(const std::array<std::int64_t, kCollectiveCallWords>& w, int rank) {
   const std::int64_t op = w[1];
-  if (w[0] != kTag || op < 1 || op > 7)
+  if (w[0] != kTag || op < 1 || op > 8)
     throw std::invalid_argument("rank " + std::to_string(rank) +
                                 " sent something that is not a collective descriptor: it is not running the "
                                 "ATP_COLLECTIVE_CHECK exchange at this point (a different collective, or no check)");

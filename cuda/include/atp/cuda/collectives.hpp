@@ -28,7 +28,7 @@
 /// Chapter 11 adds the tree forms (tree_collectives.cpp): all_reduce_tree,
 /// reduce_scatter_tree and the exact all_reduce_max, twins of the
 /// simulator's functions of the same names.
-/// (ATP_COLLECTIVE_CHECK does not yet cover the tree forms.)
+/// all_reduce(..., AllReduceForm::Tree) is checked like the other forms.
 ///
 /// Left out: other types and reductions, asynchronous (overlapped)
 /// collectives, NCCL's own reduce-scatter and tree algorithms.

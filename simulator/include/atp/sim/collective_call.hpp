@@ -48,7 +48,8 @@ enum class CollectiveOp : std::int64_t {
   AllGather = 4,           ///< all_gather
   ReduceScatter = 5,       ///< reduce_scatter
   Broadcast = 6,           ///< broadcast
-  Gather = 7               ///< gather
+  Gather = 7,              ///< gather
+  AllReduceTree = 8        ///< all_reduce_tree (chapter 11's tree order)
 };
 
 /// "all_reduce_rank_order", "all_gather", ...: the trace's op names (collectives.hpp ops::).
