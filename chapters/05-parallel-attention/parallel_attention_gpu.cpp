@@ -3,8 +3,8 @@
 /// attention layer as parallel_attention.cpp on the same inputs, over NCCL,
 /// and dumping its tensors under the same names so they can be compared bit for bit.
 ///
-/// Run: `atp-launch -p 4 -- atp-ch05-parallel-attention-gpu [--tokens 6] [--hidden 192] [--heads 24]
-///       [--kv-heads 12] [--causal] [--seed 2026] [--dump DIR]`
+/// Run: `atp-launch -p 4 -- atp-ch05-parallel-attention-gpu [--tokens 6] [--hidden 384] [--heads 48]
+///       [--kv-heads 24] [--causal] [--seed 2026] [--dump DIR]`
 ///
 /// Legend: T = tokens, H = hidden, nH = query heads, nKV = KV heads, d = H / nH,
 /// nH_r = nH / p, nKV_r = KV heads on this rank.
@@ -48,7 +48,7 @@ sim::MemoryEstimate memory_needed(int T, int H, int heads) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Chapter 5, GPU half: one rank of parallel attention over NCCL (run under atp-launch)."};
-  int tp = 0, tokens = 6, hidden = 192, heads = 24, kv_heads = 12;
+  int tp = 0, tokens = 6, hidden = 384, heads = 48, kv_heads = 24;  // the CPU binary's defaults
   bool causal = false;
   std::uint64_t seed = 2026;
   std::string dump_dir;

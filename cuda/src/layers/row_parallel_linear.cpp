@@ -61,13 +61,21 @@ RowParallelLinear RowParallelLinear::from_shard(const Matrix& W_r, const Matrix*
   if (rank < 0 || rank >= p)
     throw std::invalid_argument("RowParallelLinear::from_shard: rank " + std::to_string(rank) +
                                 " out of range; valid ranks are 0.." + std::to_string(p - 1));
-  // The simulator's checks on a one-rank view of the shard: the bias shape and the option combination.
+  const bool tree = options.form == AllReduceForm::Tree;
+  if (tree && (options.tree_segments < p || options.tree_segments % p != 0))
+    throw std::invalid_argument("RowParallelLinear::from_shard: tree order with S = " +
+                                std::to_string(options.tree_segments) + " segments at p = " + std::to_string(p) +
+                                "; each rank must hold S/p whole segments, so S must be a multiple of p");
+  // The simulator's checks on a one-rank view of the shard: the bias shape, the option combination
+  // and, in the tree order, that the shard's columns split into its S/p segments.
   (void)atp::sim::RowParallelLinear::from_shards(atp::sim::PerRank<Matrix>(1, W_r), bias,
                                                   {.input_is_parallel = options.input_is_parallel,
                                                    .reduce_results = options.reduce_results,
                                                    .skip_bias_add = options.skip_bias_add,
                                                    .order = sim_order(options.form),
-                                                   .bias_placement = options.bias_placement});
+                                                   .bias_placement = options.bias_placement,
+                                                   .tree_segments = tree ? options.tree_segments / p
+                                                                         : options.tree_segments});
   RowParallelLinear out;
   out.rank_ = rank;
   out.p_ = p;
@@ -77,6 +85,9 @@ RowParallelLinear RowParallelLinear::from_shard(const Matrix& W_r, const Matrix*
     out.bias_ = to_device(*bias);
   }
   out.options_ = options;
+  // Tree: this rank's columns are its S/p whole segments, cut once (as from_master does). Without
+  // this a decoder built from shards had no segments: the first GPU run of chapter 11 found it.
+  if (tree) out.segments_ = upload_segments(W_r, options.tree_segments / p);
   return out;
 }
 
