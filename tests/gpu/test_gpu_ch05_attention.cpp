@@ -6,6 +6,7 @@
 /// Needs a GPU; without one every case prints ATP-SKIP and passes (skipped).
 /// Configurations: the chapter's defaults (nH=24, nKV=12: KV heads split),
 /// and nH=8, nKV=2 at p=4 (each KV head replicated on two ranks), causal and not.
+#include "compare_workers.hpp"
 #include "gpu_test_util.hpp"
 
 #include <doctest/doctest.h>
@@ -43,47 +44,8 @@ using atp::Matrix;
 
 namespace {
 
-/// Runs a shell command with output to `log`; returns its exit status and the log text.
-std::pair<int, std::string> run(const std::string& cmd, const fs::path& log) {
-  const int status = std::system((cmd + " > '" + log.string() + "' 2>&1").c_str());
-  std::ifstream in(log);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text};
-}
-
-/// Runs the CPU binary and the GPU worker on p ranks with `args`, and compares
-/// every CPU tensor with its GPU twin bit for bit (all must exist on both sides).
 void compare_chapter(int p, const std::string& args) {
-  const fs::path work = fs::temp_directory_path() / ("atp-test-ch05-" + std::to_string(::getpid()));
-  fs::remove_all(work);
-  fs::create_directories(work);
-  const std::string tp = " --tp " + std::to_string(p) + " ";
-  const auto cpu = run(std::string("'") + ATP_CH05_EXE + "'" + tp + args + " --dump '" + (work / "cpu").string() + "'",
-                       work / "cpu.log");
-  INFO("CPU run:\n" << cpu.second);
-  REQUIRE(cpu.first == 0);
-  const auto gpu = run(std::string("'") + ATP_LAUNCH_EXE + "' -p " + std::to_string(p) + " --timeout 120 -- '" +
-                           ATP_CH05_GPU_EXE + "'" + tp + args + " --dump '" + (work / "gpu").string() + "'",
-                       work / "gpu.log");
-  INFO("GPU run:\n" << gpu.second);
-  REQUIRE(gpu.first == 0);
-  std::map<std::string, fs::path> gpu_dirs;
-  for (int r = 0; r < p; ++r) {
-    const fs::path dir = work / "gpu" / ("rank" + std::to_string(r));
-    for (const auto& e : atp::sim::load_manifest(dir).tensors) {
-      REQUIRE_MESSAGE(gpu_dirs.count(e.name) == 0, "tensor " << e.name << " dumped by two GPU ranks");
-      gpu_dirs[e.name] = dir;
-    }
-  }
-  const auto cpu_manifest = atp::sim::load_manifest(work / "cpu");
-  CHECK(cpu_manifest.tensors.size() == gpu_dirs.size());
-  for (const auto& e : cpu_manifest.tensors) {
-    INFO("p=" << p << " " << args << ": " << e.name);
-    REQUIRE(gpu_dirs.count(e.name) == 1);
-    atp::test::require_bitwise(atp::sim::load_tensor(gpu_dirs[e.name], e.name),
-                               atp::sim::load_tensor(work / "cpu", e.name), e.name);
-  }
-  fs::remove_all(work);
+  atp::test::compare_cpu_and_gpu({ATP_LAUNCH_EXE, ATP_CH05_EXE, ATP_CH05_GPU_EXE, "ch05", {}}, p, args);
 }
 
 }  // namespace

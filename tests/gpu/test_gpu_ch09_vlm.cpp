@@ -5,6 +5,7 @@
 ///        dumped tensor (features, merged embeddings, generated ids, logits).
 ///
 /// Needs a GPU; without one every case prints ATP-SKIP and passes (skipped).
+#include "compare_workers.hpp"
 #include "gpu_test_util.hpp"
 
 #include <doctest/doctest.h>
@@ -43,46 +44,8 @@ using atp::Matrix;
 
 namespace {
 
-std::pair<int, std::string> run(const std::string& cmd, const fs::path& log) {
-  const int status = std::system((cmd + " > '" + log.string() + "' 2>&1").c_str());
-  std::ifstream in(log);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text};
-}
-
-/// The CPU binary and the GPU worker on p ranks; every tensor must exist on both sides with the same bits.
 void compare_chapter(int p, const std::string& args) {
-  const fs::path work = fs::temp_directory_path() / ("atp-test-ch09-" + std::to_string(::getpid()));
-  fs::remove_all(work);
-  fs::create_directories(work);
-  const std::string tp = " --tp " + std::to_string(p) + " ";
-  const auto cpu = run(std::string("'") + ATP_CH09_EXE + "'" + tp + args + " --dump '" + (work / "cpu").string() + "'",
-                       work / "cpu.log");
-  INFO("CPU run:\n" << cpu.second);
-  REQUIRE(cpu.first == 0);
-  const auto gpu = run(std::string("'") + ATP_LAUNCH_EXE + "' -p " + std::to_string(p) + " --timeout 120 -- '" +
-                           ATP_CH09_GPU_EXE + "'" + tp + args + " --dump '" + (work / "gpu").string() + "'",
-                       work / "gpu.log");
-  INFO("GPU run:\n" << gpu.second);
-  REQUIRE(gpu.first == 0);
-  std::map<std::string, fs::path> gpu_dirs;
-  for (int r = 0; r < p; ++r) {
-    const fs::path dir = work / "gpu" / ("rank" + std::to_string(r));
-    for (const auto& e : atp::sim::load_manifest(dir).tensors) gpu_dirs[e.name] = dir;
-  }
-  const auto cpu_manifest = atp::sim::load_manifest(work / "cpu");
-  CHECK(cpu_manifest.tensors.size() == gpu_dirs.size());
-  for (const auto& e : cpu_manifest.tensors) {
-    INFO("p=" << p << " " << args << ": " << e.name);
-    REQUIRE(gpu_dirs.count(e.name) == 1);
-    if (e.dtype == "int64") {
-      CHECK(atp::sim::load_tensor_i64(gpu_dirs[e.name], e.name) == atp::sim::load_tensor_i64(work / "cpu", e.name));
-      continue;
-    }
-    atp::test::require_bitwise(atp::sim::load_tensor(gpu_dirs[e.name], e.name),
-                               atp::sim::load_tensor(work / "cpu", e.name), e.name);
-  }
-  fs::remove_all(work);
+  atp::test::compare_cpu_and_gpu({ATP_LAUNCH_EXE, ATP_CH09_EXE, ATP_CH09_GPU_EXE, "ch09", {}}, p, args);
 }
 
 }  // namespace
