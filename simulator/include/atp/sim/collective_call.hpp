@@ -85,7 +85,8 @@ CollectiveCall from_wire(const std::array<std::int64_t, kCollectiveCallWords>& w
 /// "all_gather #7 of 16 float32 (2, 8) along cols": a call for messages.
 std::string describe(const CollectiveCall& call);
 
-/// Thrown when ranks made different collective calls; a std::invalid_argument.
+/// Thrown when ranks made (or plan, collective_plan.hpp) different collective calls: on real
+/// GPUs a hang. A std::invalid_argument.
 class CollectiveMismatch : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;

@@ -17,19 +17,13 @@
 /// collectives themselves refuse unequal sizes).
 #pragma once
 
+#include "atp/sim/collective_call.hpp"  // CollectiveMismatch: one class for every "ranks disagree" error
 #include "atp/sim/trace.hpp"
 
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace atp::sim {
-
-/// Thrown when the ranks' plans differ: the run would hang on real GPUs.
-class CollectiveMismatch : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 /// One rank's planned collective calls, in order, e.g. {"all_gather vit.gather"}.
 using CollectivePlan = std::vector<std::string>;
