@@ -84,6 +84,9 @@ void put_floats(std::vector<std::byte>& out, const Matrix& m) {
 }  // namespace
 
 DecoderConfig llama2c_config(const Llama2cHeader& h) {
+  // Checked before the negation below: -INT32_MIN does not exist (the fuzzer found it).
+  if (h.vocab_size == -2147483647 - 1)
+    throw std::invalid_argument("llama2.c header: vocab_size " + str(h.vocab_size) + " has no magnitude in int32");
   DecoderConfig c;
   c.arch = DecoderArch::Llama;
   c.hidden = h.dim;
@@ -97,8 +100,6 @@ DecoderConfig llama2c_config(const Llama2cHeader& h) {
   c.rope_theta = 10000.0f;
   c.rope_style = RopeStyle::Interleaved;
   c.tied_embeddings = h.vocab_size > 0;
-  if (h.vocab_size == -2147483647 - 1)
-    throw std::invalid_argument("llama2.c header: vocab_size " + str(h.vocab_size) + " has no magnitude in int32");
   c.validate();
   return c;
 }

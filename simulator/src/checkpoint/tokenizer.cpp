@@ -44,11 +44,16 @@ Tokenizer Tokenizer::parse_llama2c(std::span<const std::byte> bytes, std::int64_
   const std::string who = origin + " (llama2.c tokenizer)";
   if (vocab < 2) throw std::invalid_argument(who + ": vocabulary " + str(vocab) + " must be >= 2");
   std::size_t at = 0;
-  auto take = [&](void* dst, std::size_t n, const std::string& what) {
+  // Checks that n more bytes exist; called before anything of that size is allocated, so a
+  // length field of 2^31 costs a message, not 2 GB (the fuzzer found the allocation first).
+  auto need = [&](std::size_t n, const std::string& what) {
     if (bytes.size() - at < n)
       throw std::invalid_argument(who + ": the file ends at byte " + str(static_cast<long long>(bytes.size())) +
                                   " inside " + what + " (needs " + str(static_cast<long long>(n)) +
                                   " bytes at offset " + str(static_cast<long long>(at)) + ")");
+  };
+  auto take = [&](void* dst, std::size_t n, const std::string& what) {
+    need(n, what);
     std::memcpy(dst, bytes.data() + at, n);
     at += n;
   };
@@ -66,6 +71,7 @@ Tokenizer Tokenizer::parse_llama2c(std::span<const std::byte> bytes, std::int64_
     if (len < 0 || len > max_len)
       throw std::invalid_argument(who + ": token " + str(i) + " has length " + str(len) +
                                   ", outside [0, max_token_length " + str(max_len) + "]");
+    need(static_cast<std::size_t>(len), "the bytes of token " + str(i));
     std::string piece(static_cast<std::size_t>(len), '\0');
     take(piece.data(), piece.size(), "the bytes of token " + str(i));
     pieces.push_back(std::move(piece));
