@@ -15,7 +15,8 @@
 #   --out DIR     extras.log (everything) and timings.txt (the two tables)
 #   --budget S    seconds this script may take in all (default 300)
 #   --steps LIST  which of timings,tests,sanitizer to run (default all three)
-# Exit status: 0 if every step that ran passed (skipped steps are listed), 1 otherwise.
+# Exit status: 0 if at least one check ran and every step that ran passed (skipped steps are
+# listed), 1 otherwise.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=env.sh
@@ -57,8 +58,9 @@ step() {
   fi
   echo "== $1 ($((SECONDS - t_start)) s so far)"
 }
+passed=0
 verdict() {  # verdict NAME RC
-  if [ "$2" -eq 0 ]; then echo "-- $1: passed"; else echo "-- $1: FAILED (exit $2)"; failed+=("$1"); fi
+  if [ "$2" -eq 0 ]; then echo "-- $1: passed"; passed=$((passed + 1)); else echo "-- $1: FAILED (exit $2)"; failed+=("$1"); fi
 }
 
 gpu_worker() { find "$build/chapters" -maxdepth 2 -type f -name "$1" -perm -u+x | head -1; }
@@ -144,5 +146,10 @@ if wants tests && step "ctest -L gpu (with the time left)" 60; then
 fi
 
 echo
-echo "gpu-extras.sh: $((SECONDS - t_start)) s; failed: ${failed[*]:-none}; skipped: ${skipped[*]:-none}"
+echo "gpu-extras.sh: $((SECONDS - t_start)) s; passed: $passed; failed: ${failed[*]:-none}; skipped: ${skipped[*]:-none}"
+# Only the build passing checks nothing: a success needs at least one timing, sanitizer or test step.
+if [ "$passed" -le 1 ] && [ "${#failed[@]}" -eq 0 ]; then
+  echo "gpu-extras.sh: FAILED: no check ran (every step was skipped)" >&2
+  exit 1
+fi
 [ "${#failed[@]}" -eq 0 ]

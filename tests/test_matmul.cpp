@@ -15,6 +15,7 @@
 /// (test_dense_reference.cpp).
 #include "atp/matmul_cpu.hpp"
 #include "atp/rng.hpp"
+#include "naive_matmul.hpp"
 
 #include <doctest/doctest.h>
 
@@ -31,32 +32,12 @@
 
 namespace {
 
+using atp::test::naive_nn;
+using atp::test::naive_nt;
+
 using atp::Matrix;
 using Index = Eigen::Index;
 
-// The canonical order, written out by hand: C = A B^T, A (M, K), B (N, K).
-Matrix naive_nt(const Matrix& A, const Matrix& B) {
-  Matrix C(A.rows(), B.rows());
-  for (Index i = 0; i < A.rows(); ++i)
-    for (Index j = 0; j < B.rows(); ++j) {
-      float acc = 0.0f;
-      for (Index k = 0; k < A.cols(); ++k) acc = std::fma(A(i, k), B(j, k), acc);
-      C(i, j) = acc;
-    }
-  return C;
-}
-
-// The canonical order for C = A B, A (M, K), B (K, N).
-Matrix naive_nn(const Matrix& A, const Matrix& B) {
-  Matrix C(A.rows(), B.cols());
-  for (Index i = 0; i < A.rows(); ++i)
-    for (Index j = 0; j < B.cols(); ++j) {
-      float acc = 0.0f;
-      for (Index k = 0; k < A.cols(); ++k) acc = std::fma(A(i, k), B(k, j), acc);
-      C(i, j) = acc;
-    }
-  return C;
-}
 
 std::uint32_t bits(float x) {
   std::uint32_t u;

@@ -10,6 +10,8 @@
 /// uneven shares and edge tiles. Left out: speed (bench/bench_matmul.cpp).
 #include "atp/matmul_cpu.hpp"
 #include "atp/rng.hpp"
+#include "atp/ulp.hpp"
+#include "naive_matmul.hpp"
 
 #include <doctest/doctest.h>
 
@@ -29,30 +31,18 @@
 
 namespace {
 
+using atp::test::naive_nt;
+
 using atp::Matrix;
 using atp::detail::MatmulKernel;
 using atp::detail::MatmulOptions;
 using Index = Eigen::Index;
 
-Matrix naive_nt(const Matrix& A, const Matrix& B) {
-  Matrix C(A.rows(), B.rows());
-  for (Index i = 0; i < A.rows(); ++i)
-    for (Index j = 0; j < B.rows(); ++j) {
-      float acc = 0.0f;
-      for (Index k = 0; k < A.cols(); ++k) acc = std::fma(A(i, k), B(j, k), acc);
-      C(i, j) = acc;
-    }
-  return C;
-}
-
 // Number of elements whose bit patterns differ (shapes must match).
 Index differing(const Matrix& a, const Matrix& b) {
-  REQUIRE(a.rows() == b.rows());
-  REQUIRE(a.cols() == b.cols());
-  Index n = 0;
-  for (Index i = 0; i < a.size(); ++i)
-    n += std::memcmp(a.data() + i, b.data() + i, sizeof(float)) != 0;
-  return n;
+  const atp::BitwiseReport r = atp::compare_bitwise(a, b);
+  REQUIRE(r.shape_mismatch.empty());
+  return static_cast<Index>(r.differing);
 }
 
 // Sets (or unsets, with nullopt) an environment variable for one scope.
